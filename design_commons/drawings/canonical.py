@@ -1,0 +1,122 @@
+"""The clean DXF a lab receives, and the segments for a drawing's thumbnail.
+
+The canonical file is DXF R2010 in millimetres ($INSUNITS = 4) holding only what was found in
+model space: one LWPOLYLINE per contour and CIRCLEs on layer ``CUT``, texts on layer
+``ENGRAVE``. Coordinates are kept where the designer put them.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import math
+
+import ezdxf
+import numpy as np
+from ezdxf import units
+
+from design_commons.drawings.contours import Contour
+from design_commons.drawings.flatten import TextItem
+
+CUT_LAYER = "CUT"
+ENGRAVE_LAYER = "ENGRAVE"
+#: Most segments in a preview; longer polylines are thinned to stay under it.
+MAX_PREVIEW_SEGMENTS = 200_000
+_CIRCLE_PREVIEW_SEGMENTS = 64
+
+
+def write_canonical(
+    contours: list[Contour],
+    circles: list[tuple[float, float, float]],
+    texts: list[TextItem],
+) -> bytes:
+    """A DXF R2010 document (UTF-8 bytes) in mm with the given cut geometry and texts.
+
+    ezdxf builds and writes the document (header, tables, texts); the cut entities, which may
+    number hundreds of thousands, are written as DXF text straight into its ENTITIES section
+    with handles reserved from the document, which is many times faster than entity objects.
+    """
+    doc = ezdxf.new("R2010", setup=False)
+    doc.units = units.MM
+    doc.header["$MEASUREMENT"] = 1
+    doc.header["$LUNITS"] = 2  # decimal
+    doc.layers.add(CUT_LAYER, color=1)
+    doc.layers.add(ENGRAVE_LAYER, color=5)
+    msp = doc.modelspace()
+    for item in texts:
+        _add_text(msp, item)
+    first = int(doc.entitydb.handles.next(), 16)
+    doc.entitydb.handles.reset(f"{first + len(contours) + len(circles):X}")  # $HANDSEED past ours
+    owner = msp.layout_key
+    handles = (f"{h:X}" for h in itertools.count(first))
+    chunks = [_lwpolyline(c, next(handles), owner) for c in contours]
+    chunks += [_circle(circle, next(handles), owner) for circle in circles]
+    stream = io.StringIO()
+    doc.write(stream)
+    text = stream.getvalue()
+    section = text.index("\n  2\nENTITIES\n")
+    end = text.index("  0\nENDSEC\n", section)
+    return (text[:end] + "".join(chunks) + text[end:]).encode("utf-8")
+
+
+def _head(kind: str, handle: str, owner: str, subclass: str) -> str:
+    return f"  0\n{kind}\n  5\n{handle}\n330\n{owner}\n100\nAcDbEntity\n  8\n{CUT_LAYER}\n100\n{subclass}\n"
+
+
+def _lwpolyline(contour: Contour, handle: str, owner: str) -> str:
+    coords = "".join(f" 10\n{x!r}\n 20\n{y!r}\n" for x, y in contour.points.tolist())
+    flags = 1 if contour.closed else 0
+    return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(contour.points)}\n 70\n{flags}\n{coords}"
+
+
+def _circle(circle: tuple[float, float, float], handle: str, owner: str) -> str:
+    cx, cy, r = (float(v) for v in circle)
+    return f"{_head('CIRCLE', handle, owner, 'AcDbCircle')} 10\n{cx!r}\n 20\n{cy!r}\n 30\n0.0\n 40\n{r!r}\n"
+
+
+def _add_text(msp: ezdxf.layouts.Modelspace, item: TextItem) -> None:
+    attribs = {"layer": ENGRAVE_LAYER}
+    if item.kind == "MTEXT":
+        mtext = msp.add_mtext(item.text, dxfattribs={
+            **attribs,
+            "insert": item.insert,
+            "char_height": max(item.height, 1e-6),
+            "attachment_point": item.attachment,
+        })
+        if item.width > 0:
+            mtext.dxf.width = item.width
+        if item.rotation:
+            mtext.set_rotation(item.rotation)
+        return
+    text = msp.add_text(item.text, height=max(item.height, 1e-6), rotation=item.rotation, dxfattribs={
+        **attribs,
+        "insert": item.insert,
+    })
+    if (item.halign or item.valign) and item.align_point is not None:
+        text.dxf.halign = item.halign
+        text.dxf.valign = item.valign
+        text.dxf.align_point = item.align_point
+
+
+def preview_segments(contours: list[Contour], circles: list[tuple[float, float, float]]) -> np.ndarray:
+    """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS."""
+    total = sum(len(c.points) for c in contours) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
+    stride = max(1, math.ceil(total / MAX_PREVIEW_SEGMENTS))
+    pieces: list[np.ndarray] = []
+    for contour in contours:
+        points = contour.points
+        if stride > 1 and len(points) > 2:
+            points = np.vstack([points[::stride], points[-1:]])
+        if contour.closed:
+            points = np.vstack([points, points[:1]])
+        pieces.append(np.stack([points[:-1], points[1:]], axis=1))
+    if circles:
+        steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
+        angle = np.linspace(0.0, 2.0 * math.pi, steps + 1)
+        ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+        for cx, cy, r in circles:
+            points = ring * r + (cx, cy)
+            pieces.append(np.stack([points[:-1], points[1:]], axis=1))
+    if not pieces:
+        return np.zeros((0, 2, 2), dtype=np.float32)
+    segments = np.concatenate(pieces).astype(np.float32)
+    return segments[:MAX_PREVIEW_SEGMENTS]

@@ -1,0 +1,262 @@
+"""Flatten model-space entities into 2D cut paths and engraving texts, in millimetres.
+
+Curves become polylines with a chord error of at most ``max(0.01 mm, size * 1e-5)``; 3D
+entities are projected onto the XY plane of the world coordinate system; INSERTs are expanded
+with ezdxf's ``virtual_entities`` (transforms applied), after :mod:`.blocks` bounded them.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ezdxf import bbox
+from ezdxf.entities import DXFEntity, Insert
+from ezdxf.layouts import BaseLayout
+from ezdxf.math import OCS
+from ezdxf.path import Path, make_path
+
+from design_commons.reports import LimitExceeded
+
+CUT_TYPES = frozenset({"LINE", "ARC", "CIRCLE", "ELLIPSE", "LWPOLYLINE", "POLYLINE", "SPLINE"})
+TEXT_TYPES = frozenset({"TEXT", "MTEXT", "ATTRIB"})
+SOLID_TYPES = frozenset({"3DFACE", "MESH", "3DSOLID", "SURFACE", "BODY", "REGION", "POLYFACE", "POLYMESH"})
+
+#: Chord error of flattened curves, in mm, and relative to a curve's size.
+CHORD_MM = 0.01
+CHORD_REL = 1e-5
+#: Most polyline vertices built from one drawing; past it the file is refused.
+MAX_VERTICES = 4_000_000
+_Z_TOL = 1e-9
+
+
+@dataclass
+class TextItem:
+    """One TEXT, MTEXT or ATTRIB, in mm in world XY."""
+
+    kind: str  # "TEXT" or "MTEXT" (an ATTRIB is kept as TEXT)
+    text: str  # content as stored (MTEXT keeps its inline formatting codes)
+    insert: tuple[float, float]
+    height: float
+    rotation: float  # degrees
+    width: float = 0.0  # MTEXT column width, 0 = none
+    attachment: int = 1  # MTEXT attachment point
+    halign: int = 0  # TEXT alignment
+    valign: int = 0
+    align_point: tuple[float, float] | None = None
+    extents: tuple[float, float, float, float] | None = None  # xmin, ymin, xmax, ymax
+
+
+@dataclass
+class Shapes:
+    """Everything found in model space. Arrays are float64, shape ``(k, 2)``, in mm."""
+
+    paths: list[np.ndarray] = field(default_factory=list)  # open polylines, to be chained
+    loops: list[np.ndarray] = field(default_factory=list)  # closed by themselves, last point != first
+    circles: list[tuple[float, float, float]] = field(default_factory=list)  # cx, cy, r in mm
+    texts: list[TextItem] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # top-level model space, by DXF type
+    expanded: int = 0  # entities visited with INSERTs expanded
+    degenerate: Counter[str] = field(default_factory=Counter)
+    solids: Counter[str] = field(default_factory=Counter)  # 3D content, left out
+    ignored: Counter[str] = field(default_factory=Counter)  # not cut: POINT, DIMENSION, HATCH ...
+    unreadable: Counter[str] = field(default_factory=Counter)
+    projected: int = 0  # 3D polylines and curves off the XY plane, projected
+    vertices: int = 0
+
+    @property
+    def has_cut(self) -> bool:
+        return bool(self.paths or self.loops or self.circles)
+
+
+def flatten_modelspace(msp: BaseLayout, mm_per_unit: float, max_depth: int) -> Shapes:
+    """Walk model space (INSERTs expanded to ``max_depth``) and flatten it to mm.
+
+    Raises LimitExceeded when more than MAX_VERTICES polyline vertices would be built.
+    """
+    walker = _Walker(mm_per_unit, max_depth)
+    for entity in msp:
+        walker.shapes.counts[entity.dxftype()] += 1
+    walker.walk(msp, 0)
+    return walker.shapes
+
+
+class _Walker:
+    def __init__(self, scale: float, max_depth: int) -> None:
+        self.scale = scale
+        self.max_depth = max_depth
+        self.shapes = Shapes()
+
+    def walk(self, entities: Iterable[DXFEntity], depth: int) -> None:
+        for entity in entities:
+            kind = entity.dxftype()
+            self.shapes.expanded += 1
+            try:
+                self._one(entity, kind, depth)
+            except LimitExceeded:
+                raise
+            except Exception:  # noqa: BLE001 - one broken entity must not sink the drawing
+                self.shapes.unreadable[kind] += 1
+
+    def _one(self, entity: DXFEntity, kind: str, depth: int) -> None:
+        if kind == "INSERT":
+            self._insert(entity, depth)
+        elif kind in TEXT_TYPES:
+            self._text(entity, kind)
+        elif kind == "LINE":
+            self._line(entity)
+        elif kind == "CIRCLE":
+            self._circle(entity)
+        elif kind == "POLYLINE" and (entity.is_polygon_mesh or entity.is_poly_face_mesh):  # type: ignore[attr-defined]
+            self.shapes.solids["POLYFACE" if entity.is_poly_face_mesh else "POLYMESH"] += 1  # type: ignore[attr-defined]
+        elif kind in CUT_TYPES:
+            self._curve(entity, kind)
+        elif kind in SOLID_TYPES:
+            self.shapes.solids[kind] += 1
+        else:
+            self.shapes.ignored[kind] += 1
+
+    def _insert(self, insert: DXFEntity, depth: int) -> None:
+        if depth >= self.max_depth:
+            raise LimitExceeded(f"Blocks are nested more than {self.max_depth} levels deep.")
+        if not isinstance(insert, Insert):
+            raise TypeError(f"not an INSERT: {insert.dxftype()}")
+        copies = list(insert.multi_insert()) if insert.mcount > 1 else [insert]
+        for copy in copies:
+            self.walk(copy.virtual_entities(), depth + 1)
+        for attrib in insert.attribs:
+            self.shapes.expanded += 1
+            self._text(attrib, "ATTRIB")
+
+    def _budget(self, count: int) -> None:
+        self.shapes.vertices += count
+        if self.shapes.vertices > MAX_VERTICES:
+            raise LimitExceeded(
+                f"The drawing flattens to more than {MAX_VERTICES:,} points; simplify its curves."
+            )
+
+    def _line(self, line: DXFEntity) -> None:
+        start, end = line.dxf.start, line.dxf.end
+        if abs(start.z) > _Z_TOL or abs(end.z) > _Z_TOL:
+            self.shapes.projected += 1
+        coords = (start.x * self.scale, start.y * self.scale, end.x * self.scale, end.y * self.scale)
+        # plain floats: this runs once per LINE, often hundreds of thousands of times
+        if not all(map(math.isfinite, coords)) or (coords[0] == coords[2] and coords[1] == coords[3]):
+            self.shapes.degenerate["LINE"] += 1
+            return
+        self._budget(2)
+        self.shapes.paths.append(np.array(coords, dtype=float).reshape(2, 2))
+
+    def _circle(self, circle: DXFEntity) -> None:
+        radius = float(circle.dxf.radius)
+        if not math.isfinite(radius) or radius <= 0:
+            self.shapes.degenerate["CIRCLE"] += 1
+            return
+        extrusion = circle.dxf.extrusion.normalize()
+        if abs(extrusion.x) > 1e-9 or abs(extrusion.y) > 1e-9:
+            self._curve(circle, "CIRCLE")  # tilted: its projection is an ellipse
+            return
+        center = OCS(extrusion).to_wcs(circle.dxf.center)
+        if abs(center.z) > _Z_TOL:
+            self.shapes.projected += 1
+        self._budget(1)
+        self.shapes.circles.append((center.x * self.scale, center.y * self.scale, radius * self.scale))
+
+    def _curve(self, entity: DXFEntity, kind: str) -> None:
+        if kind == "POLYLINE" and entity.is_3d_polyline:  # type: ignore[attr-defined]
+            self.shapes.projected += 1
+        if _is_degenerate(entity, kind):
+            self.shapes.degenerate[kind] += 1
+            return
+        path = make_path(entity)
+        if len(path) == 0:
+            self.shapes.degenerate[kind] += 1
+            return
+        points = self._flatten(path)
+        if points is None:
+            self.shapes.degenerate[kind] += 1
+            return
+        atol = 1e-9 * max(1.0, float(np.abs(points).max()))
+        if len(points) > 2 and np.allclose(points[0], points[-1], rtol=0, atol=atol):
+            self.shapes.loops.append(points[:-1])
+        else:
+            self.shapes.paths.append(points)
+
+    def _flatten(self, path: Path) -> np.ndarray | None:
+        control = np.array([(v.x, v.y, v.z) for v in path.control_vertices()], dtype=float)
+        if not np.all(np.isfinite(control)):
+            return None
+        if np.any(np.abs(control[:, 2]) > _Z_TOL):
+            self.shapes.projected += 1
+        size_mm = float(np.ptp(control[:, :2], axis=0).max()) * self.scale
+        if size_mm <= 0:
+            return None
+        distance = max(CHORD_MM, size_mm * CHORD_REL) / self.scale
+        points = np.array([(v.x, v.y) for v in path.flattening(distance, segments=8)], dtype=float)
+        keep = np.ones(len(points), dtype=bool)
+        keep[1:] = np.any(np.diff(points, axis=0) != 0, axis=1)  # drop repeated vertices
+        points = points[keep] * self.scale
+        if len(points) < 2:
+            return None
+        self._budget(len(points))
+        return points
+
+    def _text(self, entity: DXFEntity, kind: str) -> None:
+        item = _text_item(entity, kind, self.scale)
+        if item is not None:
+            self.shapes.texts.append(item)
+
+
+def _is_degenerate(entity: DXFEntity, kind: str) -> bool:
+    dxf = entity.dxf
+    if kind == "ARC":
+        return not float(dxf.radius) > 0
+    if kind == "ELLIPSE":
+        return not (dxf.major_axis.magnitude > 0 and float(dxf.ratio) > 0)
+    if kind == "LWPOLYLINE":
+        return len(entity) < 2  # type: ignore[arg-type]
+    if kind == "SPLINE":
+        return entity.control_point_count() < 2 and len(entity.fit_points) < 2  # type: ignore[attr-defined]
+    return False
+
+
+def _text_item(entity: DXFEntity, kind: str, scale: float) -> TextItem | None:
+    dxf = entity.dxf
+    extents = None
+    box = bbox.extents([entity], fast=True)
+    if box.has_data:
+        extents = (box.extmin.x * scale, box.extmin.y * scale, box.extmax.x * scale, box.extmax.y * scale)
+    if kind == "MTEXT":
+        insert = dxf.insert
+        return TextItem(
+            kind="MTEXT",
+            text=str(entity.text),  # type: ignore[attr-defined]
+            insert=(insert.x * scale, insert.y * scale),
+            height=float(dxf.get("char_height", 1.0)) * scale,
+            rotation=float(entity.get_rotation()),  # type: ignore[attr-defined]
+            width=float(dxf.get("width", 0.0) or 0.0) * scale,
+            attachment=int(dxf.get("attachment_point", 1)),
+            extents=extents,
+        )
+    ocs = OCS(dxf.get("extrusion", (0.0, 0.0, 1.0)))
+    insert = ocs.to_wcs(dxf.insert)
+    align_point = None
+    if dxf.hasattr("align_point"):
+        point = ocs.to_wcs(dxf.align_point)
+        align_point = (point.x * scale, point.y * scale)
+    text = str(dxf.get("text", ""))
+    if not text.strip():
+        return None
+    return TextItem(
+        kind="TEXT",
+        text=text,
+        insert=(insert.x * scale, insert.y * scale),
+        height=float(dxf.get("height", 1.0)) * scale,
+        rotation=float(dxf.get("rotation", 0.0)),
+        halign=int(dxf.get("halign", 0)),
+        valign=int(dxf.get("valign", 0)),
+        align_point=align_point,
+        extents=extents,
+    )

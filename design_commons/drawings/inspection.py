@@ -1,0 +1,136 @@
+"""Validate one DXF drawing: read it, bound it, flatten model space, chain contours, report."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+from ezdxf.document import Drawing
+
+from design_commons.drawings import findings
+from design_commons.drawings.blocks import MAX_BLOCK_DEPTH, expanded_entity_count
+from design_commons.drawings.canonical import preview_segments, write_canonical
+from design_commons.drawings.contours import Contour, chain_paths, join_tolerance
+from design_commons.drawings.drawing_units import resolve_units
+from design_commons.drawings.flatten import Shapes, flatten_modelspace
+from design_commons.drawings.reading import check_record_count, load_drawing
+from design_commons.limits import DEFAULT_LIMITS, Limits
+from design_commons.reports import Report, Status
+from design_commons.units import normalise_unit
+from design_commons.validation import DRAWING_PROCESSES, Validation
+
+
+def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIMITS) -> Validation:
+    """Check a DXF drawing (ASCII or binary) and derive what a lab needs to cut it.
+
+    ``unit`` is the unit the designer stated; it is used only when the file's $INSUNITS is
+    unset. Lengths in the report, requirements, canonical file and preview are in mm; the
+    preview is float32 segments ``(m, 2, 2)``.
+
+    Raises UnreadableFile when the bytes are not DXF at all, LimitExceeded when the drawing
+    is past ``limits`` (entities with blocks expanded, nesting, recursive blocks).
+    """
+    stated = normalise_unit(unit)
+    check_record_count(data, limits)
+    loaded = load_drawing(data)
+    doc = loaded.doc
+    msp = doc.modelspace()
+    expanded = expanded_entity_count(doc, msp, limits)
+    units = resolve_units(doc, data, stated)
+    shapes = flatten_modelspace(msp, units.mm_per_unit, MAX_BLOCK_DEPTH)
+    loaded.audit()  # after flattening: the auditor deletes entities it cannot bookkeep
+
+    lo, hi = _bounds(shapes)
+    extents = hi - lo if lo is not None and hi is not None else None
+    tol = join_tolerance(float(np.hypot(*extents)) if extents is not None else 0.0)
+    chained = chain_paths(shapes.paths, tol)
+    contours = [Contour(points, True) for points in shapes.loops] + chained.contours
+    cut_length = sum(c.length for c in contours) + sum(2.0 * math.pi * r for _, _, r in shapes.circles)
+    paperspace = _paperspace(doc)
+
+    report = Report()
+    findings.reading_issues(report, loaded)
+    findings.unit_issues(report, units)
+    findings.content_issues(report, shapes, paperspace)
+    findings.contour_issues(report, chained)
+    if extents is not None:
+        findings.scale_issue(report, extents, units)
+
+    closed = sum(1 for c in contours if c.closed) + len(shapes.circles)
+    report.metrics.update({
+        "dxf_version": loaded.version,
+        "dxf_release": loaded.release,
+        "binary": loaded.binary,
+        "units": units.name,
+        "units_from_file": units.from_file,
+        "insunits": units.insunits,
+        "extents_mm": _round(extents),
+        "bounds_mm": [_round(lo), _round(hi)] if lo is not None else None,
+        "closed_contours": closed,
+        "open_contours": chained.open_pieces,
+        "loose_ends": len(chained.loose_ends),
+        "cut_length_mm": round(cut_length, 3),
+        "engraving_texts": len(shapes.texts),
+        "engraving_extents_mm": _text_extents(shapes),
+        "entities": dict(shapes.counts.most_common()),
+        "entities_expanded": expanded,
+        "paperspace_entities": sum(paperspace.values()),
+        "recovered": loaded.recovered,
+        "audit_fixes": sum(loaded.fixes.values()),
+        "audit_errors": sum(loaded.errors.values()),
+        "join_tolerance_mm": round(tol, 6),
+    })
+
+    validation = Validation("drawing", "dxf", report)
+    failed = report.status is Status.FAILED
+    validation.requirements = {"processes": [] if failed else list(DRAWING_PROCESSES)}
+    if extents is not None:
+        w, h = (round(float(v), 4) for v in extents)
+        validation.requirements.update({"bbox_mm": [w, h, 0.0], "sheet_mm": [w, h],
+                                        "cut_length_mm": round(cut_length, 3)})
+    if shapes.has_cut:
+        validation.preview = preview_segments(contours, shapes.circles)
+    if not failed:
+        validation.canonical = write_canonical(contours, shapes.circles, shapes.texts)
+        validation.canonical_ext = "dxf"
+    return validation
+
+
+def _bounds(shapes: Shapes) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Lower-left and upper-right corners ``(2,)`` in mm of the cut geometry, or (None, None)."""
+    lows: list[np.ndarray] = []
+    highs: list[np.ndarray] = []
+    for points in (*shapes.paths, *shapes.loops):
+        lows.append(points.min(axis=0))
+        highs.append(points.max(axis=0))
+    if shapes.circles:
+        circles = np.array(shapes.circles)
+        lows.append((circles[:, :2] - circles[:, 2:]).min(axis=0))
+        highs.append((circles[:, :2] + circles[:, 2:]).max(axis=0))
+    if not lows:
+        return None, None
+    return np.min(lows, axis=0), np.max(highs, axis=0)
+
+
+def _text_extents(shapes: Shapes) -> list[float] | None:
+    boxes = [t.extents for t in shapes.texts if t.extents is not None]
+    if not boxes:
+        return None
+    array = np.array(boxes)
+    return _round(array[:, 2:].max(axis=0) - array[:, :2].min(axis=0))
+
+
+def _round(values: np.ndarray | None, digits: int = 4) -> list[float] | None:
+    return None if values is None else [round(float(v), digits) for v in values]
+
+
+def _paperspace(doc: Drawing) -> Counter[str]:
+    """Entities per paper-space layout, viewports left out (every layout has one)."""
+    counts: Counter[str] = Counter()
+    for layout in doc.layouts:
+        if layout.is_modelspace:
+            continue
+        n = sum(1 for e in layout if e.dxftype() != "VIEWPORT")
+        if n:
+            counts[layout.name] += n
+    return counts

@@ -1,0 +1,119 @@
+"""The ``cosmoloc`` command: serve, worker, validate, demo."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="cosmoloc")
+def main() -> None:
+    """cosmoloc: design global, manufacture local."""
+
+
+@main.command("validate")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--unit", default="mm", show_default=True, help="Unit the files are drawn in (mm, cm, m, in).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON report per line, with \"file\".")
+def validate_cmd(files: tuple[str, ...], unit: str, as_json: bool) -> None:
+    """Check design files locally; exit 1 if any fails, 2 on a usage or I/O error."""
+    from design_commons import checker
+    from design_commons.units import STATED_UNITS, normalise_unit
+
+    try:
+        unit = normalise_unit(unit)
+    except ValueError:
+        unit = ""
+    if unit not in STATED_UNITS:
+        raise click.UsageError(f"--unit must be one of {', '.join(STATED_UNITS)}")
+    show = len(files) > 1 and sys.stderr.isatty()
+    if show:
+        with click.progressbar(length=len(files), label="Checking", file=sys.stderr,
+                               item_show_func=lambda n: n or "") as bar:
+            def step(name: str) -> None:
+                bar.update(1, name)
+
+            code = checker.run(files, unit, as_json, progress=step)
+    else:
+        code = checker.run(files, unit, as_json)
+    sys.exit(code)
+
+
+def _serve(host: str, port: int, workers: int, app_factory: str = "server.app:create_app()") -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Standalone(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 8)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            from server.app import create_app
+
+            return create_app()
+
+    Standalone().run()
+
+
+def _prepare() -> None:
+    """Bring the schema up to date before any worker starts (SQLite and PostgreSQL alike)."""
+    from server.config import Settings
+    from server.db import make_engine
+    from server.schema import upgrade
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    if settings.redis_url:
+        from server.tasks import RQRunner
+
+        RQRunner(settings.redis_url).enqueue("resume_pending")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the hub (embedded default when nothing is configured)."""
+    _prepare()
+    _serve(host, port, workers)
+
+
+@main.command()
+def worker() -> None:
+    """Run a background worker on the Redis queue (COSMOLOC_REDIS_URL)."""
+    url = os.environ.get("COSMOLOC_REDIS_URL")
+    if not url:
+        raise click.UsageError("COSMOLOC_REDIS_URL is not set: without it the hub does background work in-process.")
+    from redis import Redis
+    from rq import Queue, Worker
+
+    _prepare()
+    connection = Redis.from_url(url)
+    Worker([Queue("cosmoloc", connection=connection)], connection=connection).work()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Run the hub with demo designs made on the spot (SQLite, files on disk, work in-process)."""
+    from server.demo import seed
+
+    _prepare()
+    seed(progress=lambda msg: click.echo(msg, err=True))
+    click.echo(f"cosmoloc demo: http://{host}:{port}/  (sign in as demo@cosmoloc.example / demo-password)", err=True)
+    _serve(host, port, 1)
+
+
+if __name__ == "__main__":
+    main()

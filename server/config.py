@@ -1,0 +1,85 @@
+"""Settings: defaults in code, secrets and deployment choices from the environment, fail fast."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the hub refuses to start."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("instance"))
+    database_url: str = ""
+    secret_key: str = ""
+    redis_url: str = ""
+    offer_ttl_s: int = 900
+    node_stale_after_s: int = 300
+    max_upload_mb: int = 100
+    # background work in-process (embedded default) runs on this many threads
+    inline_workers: int = 2
+    # run background work synchronously inside the request (tests that want determinism)
+    eager_tasks: bool = False
+    base_url: str = ""
+    # how often this process expires offers and retries unmatched orders (0: never, for tests)
+    sweeper_interval_s: float = 2.0
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        data_dir = Path(os.environ.get("COSMOLOC_DATA_DIR", "instance")).resolve()
+        values: dict[str, Any] = {
+            "data_dir": data_dir,
+            "database_url": os.environ.get("COSMOLOC_DATABASE_URL", ""),
+            "secret_key": os.environ.get("COSMOLOC_SECRET_KEY", ""),
+            "redis_url": os.environ.get("COSMOLOC_REDIS_URL", ""),
+            "offer_ttl_s": _int("COSMOLOC_OFFER_TTL_S", 900),
+            "node_stale_after_s": _int("COSMOLOC_NODE_STALE_AFTER_S", 300),
+            "max_upload_mb": _int("COSMOLOC_MAX_UPLOAD_MB", 100),
+            "base_url": os.environ.get("COSMOLOC_BASE_URL", ""),
+        }
+        known = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in known:
+                raise ConfigError(f"unknown setting {key!r}")
+            values[key] = value
+        settings = cls(**values)
+        settings.data_dir = Path(settings.data_dir).resolve()
+        settings.finish()
+        return settings
+
+    def finish(self) -> None:
+        """Fill derived defaults: the SQLite URL and the secret key kept in the data dir."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'cosmoloc.sqlite3'}"
+        if self.max_upload_mb <= 0:
+            raise ConfigError("COSMOLOC_MAX_UPLOAD_MB must be positive")
+        if not self.secret_key:
+            key_file = self.data_dir / "secret_key"
+            if not key_file.exists():
+                key_file.write_text(secrets.token_hex(32))
+                key_file.chmod(0o600)
+            self.secret_key = key_file.read_text().strip()
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,167 @@
+"""Designs API: publish, version, browse, download, OKH manifest, validation without storing."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from design_commons import okh
+from design_commons.sandbox import validate_isolated
+from server.designs import schemas, service
+from server.edge import current_account, db, idempotent, list_response, page_args, paginate, track_new_blob
+from server.errors import invalid, not_found
+
+bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
+
+
+def hub() -> Any:
+    return current_app.extensions["cosmoloc.hub"]
+
+
+def _uploads(field: str = "files") -> list[service.Upload]:
+    return [service.Upload(f.filename or "", f.stream) for f in request.files.getlist(field)]
+
+
+def _after_commit_validate(design: Any) -> None:
+    for version in design.versions:
+        for row in version.files:
+            if row.validation_status.value == "pending":
+                hub().tasks.enqueue("validate_file", row.id)
+
+
+def _full(design: Any) -> dict[str, Any]:
+    session = db()
+    return schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
+
+
+class _Tracked:
+    """Wraps the store so every new blob is remembered and removed if the request fails."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put_stream(self, stream: Any) -> tuple[str, int, bool]:
+        sha, size, created = self._store.put_stream(stream)
+        if created:
+            track_new_blob(sha)
+        return sha, size, created
+
+
+@bp.post("/designs")
+@idempotent("designs")
+def publish() -> tuple[dict[str, Any], int]:
+    account = current_account()
+    form = request.form
+    design = service.publish(db(), _Tracked(hub().store), account, form.get("title", ""), form.get("license", ""),
+                             form.get("description", ""), form.get("tags"), form.get("derived_from"),
+                             form.get("unit"), _uploads())
+    body = _full(design)
+    request.on_commit = lambda: _after_commit_validate(design)  # type: ignore[attr-defined]
+    return body, 201
+
+
+@bp.after_request
+def _run_after_commit(response: Response) -> Response:
+    callback = getattr(request, "on_commit", None)
+    if callback is not None and response.status_code < 400:
+        callback()
+    return response
+
+
+@bp.post("/designs/<int:design_id>/versions")
+@idempotent("versions")
+def new_version(design_id: int) -> tuple[dict[str, Any], int]:
+    account = current_account()
+    design = service.get_design(db(), design_id)
+    design = service.add_version(db(), _Tracked(hub().store), account, design, request.form.get("changelog"),
+                                 request.form.get("unit"), _uploads())
+    body = _full(design)
+    request.on_commit = lambda: _after_commit_validate(design)  # type: ignore[attr-defined]
+    return body, 201
+
+
+@bp.get("/designs")
+def list_designs() -> Any:
+    page, per_page = page_args()
+    args = request.args
+    query = service.search_query(args.get("q"), args.get("tag"), args.get("process"), args.get("license"))
+    rows, total = paginate(db(), query, page, per_page)
+    return list_response([schemas.design_summary(d) for d in rows], page, per_page, total)
+
+
+@bp.get("/designs/<int:design_id>")
+def get_design(design_id: int) -> Any:
+    return jsonify(_full(service.get_design(db(), design_id)))
+
+
+@bp.get("/designs/<int:design_id>/okh")
+def get_okh(design_id: int) -> Any:
+    design = service.get_design(db(), design_id)
+    body = _full(design)
+    latest = body["versions"][-1]
+    base = hub().settings.base_url or request.host_url.rstrip("/")
+    text = okh.build_manifest(body, latest, base)
+    return Response(text, mimetype="application/toml",
+                    headers={"Content-Disposition": f'inline; filename="okh-design-{design.id}.toml"'})
+
+
+@bp.get("/files/<int:file_id>")
+def get_file(file_id: int) -> Any:
+    return jsonify(schemas.file_json(service.get_file(db(), file_id)))
+
+
+def send_blob(sha256: str, mimetype: str, filename: str | None = None) -> Response:
+    etag = f'"{sha256}"'
+    if request.headers.get("If-None-Match") in (etag, sha256):
+        return Response(status=304, headers={"ETag": etag})
+    store = hub().store
+    response = Response(store.iter_chunks(sha256), mimetype=mimetype)
+    response.headers["ETag"] = etag
+    response.headers["Content-Length"] = str(store.path(sha256).stat().st_size)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    if filename:
+        safe = filename.replace('"', "")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response
+
+
+@bp.get("/files/<int:file_id>/content")
+def file_content(file_id: int) -> Response:
+    row = service.get_file(db(), file_id)
+    return send_blob(row.sha256, "application/octet-stream", row.filename)
+
+
+@bp.get("/files/<int:file_id>/thumbnail.png")
+def file_thumbnail(file_id: int) -> Response:
+    row = service.get_file(db(), file_id)
+    if not row.thumbnail_sha256:
+        raise not_found("thumbnail (none yet)")
+    return send_blob(row.thumbnail_sha256, "image/png")
+
+
+@bp.get("/files/<int:file_id>/manufacturing")
+def file_manufacturing(file_id: int) -> Response:
+    row = service.get_file(db(), file_id)
+    if not row.canonical_sha256:
+        raise not_found("manufacturing file (the file has not passed validation)")
+    stem = row.filename.rsplit(".", 1)[0]
+    return send_blob(row.canonical_sha256, "application/octet-stream", f"{stem}.{row.canonical_format}")
+
+
+@bp.post("/validate")
+def validate_upload() -> Any:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise invalid("Send the file to check as the multipart field 'file'.", {"file": ["required"]}, code="no_files")
+    unit = service.parse_unit(request.form.get("unit"))
+    with tempfile.TemporaryDirectory(prefix="cosmoloc-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        upload.save(path)
+        result = validate_isolated(path, upload.filename, unit, hub().limits, thumbnail=False)
+    return jsonify({**result.report, "file": upload.filename, "kind": result.kind, "format": result.format,
+                    "requirements": result.requirements})

@@ -1,0 +1,229 @@
+"""Publishing, versioning, browsing and lineage of designs. Services flush; the request edge commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from design_commons import licences
+from design_commons.units import STATED_UNITS, normalise_unit
+from design_commons.validation import detect_format
+from server.accounts.models import Account
+from server.db import utcnow
+from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
+from server.errors import ApiError, invalid, not_found
+from server.storage import BlobStore
+
+MAX_TAGS = 20
+MAX_FILES = 50
+PROCESSES = ("fdm", "sla", "sls", "cnc_milling", "laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting")
+
+
+@dataclass
+class Upload:
+    """One uploaded file as the edge hands it over: its name and a readable stream."""
+
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass
+class StoredUpload:
+    filename: str
+    sha256: str
+    size_bytes: int
+    created: bool
+
+
+def parse_tags(raw: str | None) -> list[str]:
+    tags = sorted({t.strip().lower() for t in (raw or "").split(",") if t.strip()})
+    if len(tags) > MAX_TAGS:
+        raise invalid(f"At most {MAX_TAGS} tags.", {"tags": [f"at most {MAX_TAGS}"]})
+    for tag in tags:
+        if len(tag) > 64:
+            raise invalid("A tag is at most 64 characters.", {"tags": [f"too long: {tag[:20]}..."]})
+    return tags
+
+
+def parse_unit(raw: str | None) -> str:
+    try:
+        unit = normalise_unit(raw or "mm")
+    except ValueError:
+        unit = ""
+    if unit not in STATED_UNITS:
+        raise invalid(f"unit must be one of {', '.join(STATED_UNITS)}.", {"unit": ["unknown unit"]}, code="invalid_unit")
+    return unit
+
+
+def check_licence(raw: str | None) -> str:
+    """Return the canonical SPDX id of an open licence; 422 with the reason for any other."""
+    if not raw or not raw.strip():
+        raise invalid("Choose an open licence.", {"license": ["required"]}, code="licence_required")
+    try:
+        return licences.check_open(raw.strip()).id
+    except licences.LicenceRefused as exc:
+        raise ApiError(422, exc.code, exc.reason, {"license": [exc.reason]}) from None
+
+
+def store_uploads(session: Session, store: BlobStore, uploads: list[Upload]) -> list[StoredUpload]:
+    """Write the uploads to the store (once per sha256) and add their blob rows."""
+    if not uploads:
+        raise invalid("Attach at least one file.", {"files": ["required"]}, code="no_files")
+    if len(uploads) > MAX_FILES:
+        raise invalid(f"At most {MAX_FILES} files per version.", {"files": [f"at most {MAX_FILES}"]})
+    stored = []
+    for up in uploads:
+        name = (up.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not name:
+            raise invalid("Every file needs a name.", {"files": ["a file has no name"]})
+        sha, size, created = store.put_stream(up.stream)
+        stored.append(StoredUpload(name[:255], sha, size, created))
+        if session.get(Blob, sha) is None:
+            session.add(Blob(sha256=sha, size_bytes=size))
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:
+                pass  # another request stored the same bytes at the same moment
+    return stored
+
+
+def _add_files(session: Session, store: BlobStore, version: DesignVersion, stored: list[StoredUpload],
+               unit: str) -> None:
+    for position, up in enumerate(stored):
+        with store.path(up.sha256).open("rb") as f:
+            head = f.read(256)
+        kind, fmt = detect_format(up.filename, head)
+        row = DesignFile(filename=up.filename, kind=kind, format=fmt, unit=unit, sha256=up.sha256,
+                         size_bytes=up.size_bytes, position=position)
+        if kind == "other":
+            row.validation_status = ValidationStatus.PASSED
+            row.report = {"status": "passed", "issues": [{"code": "not_manufacturable", "severity": "info",
+                          "message": "Kept as documentation; only meshes and DXF drawings are checked and made."}],
+                          "metrics": {}}
+            row.requirements = {"processes": []}
+            row.validated_at = utcnow()
+        else:
+            _reuse_earlier_validation(session, row)
+        version.files.append(row)
+
+
+def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
+    """The same bytes in the same unit were checked before: take that verdict instead of redoing it."""
+    earlier = session.scalar(
+        select(DesignFile).where(DesignFile.sha256 == row.sha256, DesignFile.unit == row.unit,
+                                 DesignFile.format == row.format,
+                                 DesignFile.validation_status != ValidationStatus.PENDING).limit(1))
+    if earlier is None:
+        return
+    for attr in ("validation_status", "report", "requirements", "canonical_sha256", "canonical_format",
+                 "thumbnail_sha256", "validated_at"):
+        setattr(row, attr, getattr(earlier, attr))
+    row.processes = [FileProcess(process=p.process) for p in earlier.processes]
+
+
+def publish(session: Session, store: BlobStore, owner: Account, title: str, license_raw: str,
+            description: str = "", tags_raw: str | None = None, derived_from: str | None = None,
+            unit_raw: str | None = None, uploads: list[Upload] | None = None) -> Design:
+    """Publish a new design with its first version. Raises ApiError (422) before storing anything."""
+    title = (title or "").strip()
+    if not title or len(title) > 200:
+        raise invalid("A design needs a title of 1 to 200 characters.", {"title": ["required, at most 200 characters"]})
+    licence_id = check_licence(license_raw)
+    tags = parse_tags(tags_raw)
+    unit = parse_unit(unit_raw)
+    parent_id = None
+    if derived_from not in (None, ""):
+        try:
+            parent_id = int(str(derived_from))
+        except ValueError:
+            raise invalid("derived_from must be a design id.", {"derived_from": ["not an id"]}) from None
+        if session.get(Design, parent_id) is None:
+            raise invalid("derived_from names no design.", {"derived_from": ["no such design"]}, code="unknown_design")
+    stored = store_uploads(session, store, uploads or [])
+    design = Design(owner=owner, title=title, description=(description or "").strip(), license_id=licence_id,
+                    derived_from_id=parent_id, tags=[DesignTag(tag=t) for t in tags])
+    version = DesignVersion(number=1, changelog="First version")
+    design.versions.append(version)
+    _add_files(session, store, version, stored, unit)
+    session.add(design)
+    session.flush()
+    return design
+
+
+def add_version(session: Session, store: BlobStore, owner: Account, design: Design, changelog: str | None,
+                unit_raw: str | None, uploads: list[Upload]) -> Design:
+    if design.owner_id != owner.id:
+        raise ApiError(403, "not_owner", "Only the designer who published this design can add versions.")
+    unit = parse_unit(unit_raw)
+    stored = store_uploads(session, store, uploads)
+    number = max((v.number for v in design.versions), default=0) + 1
+    version = DesignVersion(number=number, changelog=(changelog or "").strip()[:5000])
+    design.versions.append(version)
+    _add_files(session, store, version, stored, unit)
+    design.updated_at = utcnow()
+    session.flush()
+    return design
+
+
+def get_design(session: Session, design_id: int) -> Design:
+    design = session.get(Design, design_id, options=[selectinload(Design.versions).selectinload(DesignVersion.files)])
+    if design is None:
+        raise not_found("design")
+    return design
+
+
+def get_file(session: Session, file_id: int) -> DesignFile:
+    row = session.get(DesignFile, file_id)
+    if row is None:
+        raise not_found("file")
+    return row
+
+
+def search_query(q: str | None = None, tag: str | None = None, process: str | None = None,
+                 license_id: str | None = None) -> Select[Any]:
+    """Designs matching a text (title, description, tags), a tag, a process and a licence, newest first."""
+    query = select(Design)
+    if q:
+        like = f"%{q.strip()}%"
+        tagged = select(DesignTag.design_id).where(DesignTag.tag.ilike(like))
+        query = query.where(or_(Design.title.ilike(like), Design.description.ilike(like), Design.id.in_(tagged)))
+    if tag:
+        query = query.where(Design.id.in_(select(DesignTag.design_id).where(DesignTag.tag == tag.strip().lower())))
+    if process:
+        if process not in PROCESSES:
+            raise invalid(f"process must be one of {', '.join(PROCESSES)}.", {"process": ["unknown process"]},
+                          code="invalid_query")
+        makeable = (select(DesignVersion.design_id).join(DesignFile).join(FileProcess)
+                    .where(FileProcess.process == process))
+        query = query.where(Design.id.in_(makeable))
+    if license_id:
+        try:
+            license_id = licences.lookup(license_id).id
+        except licences.LicenceRefused:
+            pass
+        query = query.where(Design.license_id == license_id)
+    return query.order_by(Design.created_at.desc(), Design.id.desc())
+
+
+def derivatives(session: Session, design: Design) -> list[Design]:
+    return list(session.scalars(select(Design).where(Design.derived_from_id == design.id).order_by(Design.id)))
+
+
+def ancestry(design: Design, limit: int = 20) -> list[Design]:
+    """The chain of designs this one was derived from, parent first."""
+    chain: list[Design] = []
+    seen = {design.id}
+    parent = design.derived_from
+    while parent is not None and parent.id not in seen and len(chain) < limit:
+        chain.append(parent)
+        seen.add(parent.id)
+        parent = parent.derived_from
+    return chain
+
+
+def pending_file_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(DesignFile.id).where(DesignFile.validation_status == ValidationStatus.PENDING)))

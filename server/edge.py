@@ -1,0 +1,184 @@
+"""The request edge: one database session per request, authentication, body parsing, lists.
+
+Routes use these so they stay a few lines long: parse, call one service function, commit,
+serialise. Only this module touches ``flask.g``.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.errors import ApiError, invalid
+
+M = TypeVar("M", bound=BaseModel)
+MAX_PER_PAGE = 100
+
+
+def db() -> Session:
+    """The session of this request (created on first use, closed at teardown)."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["cosmoloc.db"].sessionmaker()
+    session: Session = g.db_session
+    return session
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _after(response: Any) -> Any:
+        if response.status_code >= 400:
+            discard_new_blobs()
+        return response
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        if exc is not None:
+            discard_new_blobs()
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def track_new_blob(sha256: str) -> None:
+    """Remember a file this request wrote to the store, to remove it if the request fails."""
+    g.setdefault("new_blobs", []).append(sha256)
+
+
+def discard_new_blobs() -> None:
+    """Remove files written by a failed request that no committed row points at."""
+    new = g.pop("new_blobs", [])
+    if not new:
+        return
+    from server.designs.models import Blob
+
+    if "db_session" in g:
+        g.db_session.rollback()  # release our write lock before looking
+    app = current_app
+    store = app.extensions["cosmoloc.store"]
+    with app.extensions["cosmoloc.db"].session() as check:
+        for sha in new:
+            if check.get(Blob, sha) is None:
+                store.delete(sha)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        token = header[7:].strip()
+        return token or None
+    return None
+
+
+def current_account(required: bool = True) -> Any:
+    """The account acting on this request: a personal bearer token, or the web session."""
+    if "account" not in g:
+        from server.accounts import service
+
+        token = bearer_token()
+        account = None
+        if token is not None:
+            account = service.account_for_token(db(), token)
+            if account is None:
+                raise ApiError(401, "invalid_token", "The bearer token is not valid or was revoked.")
+        else:
+            account_id = _session_account_id()
+            if account_id is not None:
+                account = service.get_account(db(), account_id)
+        g.account = account
+    if required and g.account is None:
+        raise ApiError(401, "authentication_required", "Sign in or send a personal token: Authorization: Bearer <token>.")
+    return g.account
+
+
+def _session_account_id() -> int | None:
+    from flask import session as web_session
+
+    value = web_session.get("account_id")
+    return int(value) if isinstance(value, int) else None
+
+
+def json_body(model: type[M]) -> M:
+    """Parse the JSON body into ``model``; 422 with per-field errors when it does not fit."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise invalid("The body must be a JSON object.", code="invalid_body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, Any] = {}
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "body"
+            errors.setdefault(field, []).append(err["msg"])
+        raise invalid("Some fields are missing or invalid.", errors) from None
+
+
+def page_args() -> tuple[int, int]:
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 20))
+    except ValueError:
+        raise invalid("page and per_page must be integers.", code="invalid_query") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise invalid(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}.", code="invalid_query")
+    return page, per_page
+
+
+def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
+    """Run ``query`` for one page; return the rows and the total count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return rows, total
+
+
+def list_response(items: list[Any], page: int, per_page: int, total: int) -> Any:
+    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+
+
+def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Honour ``Idempotency-Key`` on a creating POST.
+
+    The wrapped view returns ``(body, status)`` and must not commit: this decorator stores the
+    answer and commits once, so the record and what was created land together.
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from server import idempotency
+
+            key = request.headers.get("Idempotency-Key")
+            if key is not None and not 1 <= len(key) <= 255:
+                raise invalid("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+            scope = ""
+            if key:
+                account = current_account(required=False)
+                scope = f"{scope_name}:{account.id if account else request.remote_addr}"
+                found = idempotency.find(db(), scope, key)
+                if found is not None:
+                    return jsonify(found.body), found.status
+            body, status = view(*args, **kwargs)
+            if key:
+                idempotency.remember(db(), scope, key, status, body)
+            try:
+                db().commit()
+            except IntegrityError:
+                # A concurrent request with the same key won: answer what it answered.
+                db().rollback()
+                found = idempotency.find(db(), scope, key) if key else None
+                if found is None:
+                    raise
+                discard_new_blobs()
+                return jsonify(found.body), found.status
+            return jsonify(body), status
+
+        return wrapper
+
+    return decorate

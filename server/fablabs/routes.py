@@ -1,0 +1,109 @@
+"""Fablabs API: register, edit, node tokens, the directory, OKW records, machine history."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from server.db import utcnow
+from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
+from server.errors import invalid
+from server.fablabs import okw, schemas, service
+
+bp = Blueprint("fablabs_api", __name__, url_prefix="/api/v1")
+
+
+def _settings() -> Any:
+    return current_app.config["COSMOLOC"]
+
+
+def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
+    online = service.is_online(lab, utcnow(), _settings().node_stale_after_s)
+    return schemas.fablab_json(lab, online, distance_km)
+
+
+@bp.post("/fablabs")
+@idempotent("fablabs")
+def register() -> tuple[dict[str, Any], int]:
+    account = current_account()
+    lab, token = service.register(db(), account, json_body(schemas.FablabIn))
+    return {**lab_json(lab), "node_token": token}, 201
+
+
+def _near_args() -> tuple[float, float, float] | None:
+    raw = request.args.get("near")
+    if raw is None:
+        return None
+    try:
+        lat_s, lon_s = raw.split(",")
+        lat, lon = float(lat_s), float(lon_s)
+        radius = float(request.args.get("radius_km", service.DEFAULT_RADIUS_KM))
+    except ValueError:
+        raise invalid("near is 'latitude,longitude' and radius_km a number.", code="invalid_query") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or not 0 < radius <= service.MAX_RADIUS_KM:
+        raise invalid(f"near must be a point on Earth and radius_km in (0, {service.MAX_RADIUS_KM:.0f}].",
+                      code="invalid_query")
+    return lat, lon, radius
+
+
+@bp.get("/fablabs")
+def directory() -> Any:
+    page, per_page = page_args()
+    process = request.args.get("process") or None
+    if process and process not in schemas.PROCESSES:
+        raise invalid(f"process must be one of {', '.join(schemas.PROCESSES)}.", code="invalid_query")
+    near = _near_args()
+    if near is None:
+        rows, total = paginate(db(), service.listing(process), page, per_page)
+        return list_response([lab_json(lab) for lab in rows], page, per_page, total)
+    hits, total = service.near(db(), *near, process, page, per_page)
+    return list_response([lab_json(lab, d) for lab, d in hits], page, per_page, total)
+
+
+@bp.get("/fablabs/<int:lab_id>")
+def get_lab(lab_id: int) -> Any:
+    return jsonify(lab_json(service.get_lab(db(), lab_id)))
+
+
+@bp.patch("/fablabs/<int:lab_id>")
+def update_lab(lab_id: int) -> Any:
+    account = current_account()
+    lab = service.get_lab(db(), lab_id)
+    service.require_operator(lab, account)
+    patch = json_body(schemas.FablabPatch)
+    was_open = lab.accepting_orders
+    lab = service.update(db(), account, lab, patch)
+    if lab.accepting_orders and (not was_open or patch.machines is not None):
+        from server.orders.service import capacity_appeared
+
+        capacity_appeared(db(), lab.latitude, lab.longitude, utcnow())
+    db().commit()
+    return jsonify(lab_json(lab))
+
+
+@bp.post("/fablabs/<int:lab_id>/token")
+def rotate_token(lab_id: int) -> Any:
+    account = current_account()
+    token = service.rotate_token(db(), account, service.get_lab(db(), lab_id))
+    db().commit()
+    return jsonify({"node_token": token}), 201
+
+
+@bp.get("/fablabs/<int:lab_id>/okw")
+def okw_record(lab_id: int) -> Any:
+    lab = service.get_lab(db(), lab_id)
+    online = service.is_online(lab, utcnow(), _settings().node_stale_after_s)
+    base = _settings().base_url or request.host_url.rstrip("/")
+    return jsonify(okw.facility_record(lab, online, base))
+
+
+@bp.get("/fablabs/<int:lab_id>/history")
+def machine_history(lab_id: int) -> Any:
+    lab = service.get_lab(db(), lab_id)
+    try:
+        hours = min(float(request.args.get("hours", 24)), 24 * 7)
+    except ValueError:
+        raise invalid("hours must be a number.", code="invalid_query") from None
+    since = utcnow() - dt.timedelta(hours=hours)
+    return jsonify({"since": since.isoformat(), "machines": service.history(db(), lab, since)})

@@ -1,0 +1,281 @@
+"""Labs and machines: registration, editing, node tokens, the directory, heartbeats.
+
+Services take the session and flush; the request edge commits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from server.accounts.models import Account
+from server.db import utcnow
+from server.errors import ApiError, invalid, not_found
+from server.fablabs import geocoding, spatial
+from server.fablabs.models import Fablab, Machine, MachineState, MachineStateSample
+from server.fablabs.schemas import FablabIn, FablabPatch, Heartbeat, MachineIn
+
+NODE_TOKEN_PREFIX = "cln_"
+HISTORY_KEEP = dt.timedelta(days=7)
+HISTORY_MIN_GAP = dt.timedelta(minutes=5)  # an unchanged state is sampled at most this often
+MAX_RADIUS_KM = spatial.EARTH_HALF_CIRCUMFERENCE_KM
+DEFAULT_RADIUS_KM = 200.0
+AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_node_token(lab: Fablab) -> str:
+    """Give the lab a new node token (the old one stops working now); return it to show once."""
+    token = NODE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    lab.node_token_hash = hash_token(token)
+    lab.node_token_prefix = token[:10]
+    return token
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    approximate: bool
+    address: str
+
+
+def resolve_location(latitude: float | None, longitude: float | None, address: str | None) -> Location:
+    """Coordinates as given, or the address geocoded; 422 ``address_not_found`` when it cannot be placed."""
+    if latitude is not None and longitude is not None:
+        return Location(latitude, longitude, False, (address or "").strip())
+    if (latitude is None) != (longitude is None):
+        raise invalid("Give both latitude and longitude, or an address.", {"latitude": ["both or none"]},
+                      code="invalid_location")
+    if not address or not address.strip():
+        raise invalid("Give the lab's latitude and longitude, or an address.", {"address": ["required"]},
+                      code="invalid_location")
+    try:
+        place = geocoding.geocode(address.strip())
+    except geocoding.AddressNotFound as exc:
+        raise ApiError(422, "address_not_found", str(exc), {"address": [str(exc)]}) from None
+    return Location(place.latitude, place.longitude, place.approximate, address.strip())
+
+
+def place_lab(lab: Fablab, where: Location) -> None:
+    lab.latitude, lab.longitude = where.latitude, where.longitude
+    lab.location_approximate = where.approximate
+    lab.address = where.address
+    for column, value in spatial.cells_of(where.latitude, where.longitude).items():
+        setattr(lab, column, value)
+
+
+def _machine(spec: MachineIn) -> Machine:
+    x, y, z = spec.build_volume_mm
+    return Machine(key=spec.key, name=spec.name, process=spec.process, build_x_mm=x, build_y_mm=y, build_z_mm=z,
+                   materials=list(spec.materials))
+
+
+def _check_unique_keys(machines: list[MachineIn]) -> None:
+    keys = [m.key for m in machines]
+    if len(keys) != len(set(keys)):
+        raise invalid("Machine keys must be unique within a lab.", {"machines": ["duplicate key"]},
+                      code="duplicate_machine_key")
+
+
+def register(session: Session, operator: Account, body: FablabIn) -> tuple[Fablab, str]:
+    """Register a lab run by ``operator``; return it with its node token (shown once)."""
+    _check_unique_keys(body.machines)
+    where = resolve_location(body.latitude, body.longitude, body.address)
+    lab = Fablab(name=body.name.strip(), kind=body.kind, description=body.description, operator=operator,
+                 accepting_orders=body.accepting_orders, machines=[_machine(m) for m in body.machines])
+    place_lab(lab, where)
+    token = new_node_token(lab)
+    session.add(lab)
+    session.flush()
+    return lab, token
+
+
+def get_lab(session: Session, lab_id: int) -> Fablab:
+    lab = session.get(Fablab, lab_id, options=[selectinload(Fablab.machines)])
+    if lab is None:
+        raise not_found("fablab")
+    return lab
+
+
+def require_operator(lab: Fablab, account: Account) -> None:
+    if lab.operator_id != account.id:
+        raise ApiError(403, "not_operator", "Only the lab's operator can change it.")
+
+
+def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch) -> Fablab:
+    require_operator(lab, operator)
+    fields = patch.model_fields_set
+    for name in ("name", "kind", "description", "accepting_orders"):
+        if name in fields and getattr(patch, name) is not None:
+            setattr(lab, name, getattr(patch, name))
+    if fields & {"latitude", "longitude", "address"}:
+        place_lab(lab, resolve_location(patch.latitude, patch.longitude, patch.address))
+    if "machines" in fields and patch.machines is not None:
+        _check_unique_keys(patch.machines)
+        current = {m.key: m for m in lab.machines}
+        wanted = {m.key for m in patch.machines}
+        for spec in patch.machines:
+            m = current.get(spec.key)
+            if m is None:
+                lab.machines.append(_machine(spec))
+            else:
+                m.name, m.process, m.materials = spec.name, spec.process, list(spec.materials)
+                m.build_x_mm, m.build_y_mm, m.build_z_mm = spec.build_volume_mm
+        for key, m in current.items():
+            if key not in wanted:
+                lab.machines.remove(m)
+    lab.updated_at = utcnow()
+    session.flush()
+    return lab
+
+
+def rotate_token(session: Session, operator: Account, lab: Fablab) -> str:
+    require_operator(lab, operator)
+    token = new_node_token(lab)
+    session.flush()
+    return token
+
+
+def lab_for_node_token(session: Session, token: str) -> Fablab | None:
+    if not token.startswith(NODE_TOKEN_PREFIX):
+        return None
+    return session.scalar(select(Fablab).where(Fablab.node_token_hash == hash_token(token)))
+
+
+def is_online(lab: Fablab, now: dt.datetime, stale_after_s: int) -> bool:
+    return lab.last_seen_at is not None and (now - lab.last_seen_at).total_seconds() <= stale_after_s
+
+
+def _process_filter(query: Select[Any], process: str | None) -> Select[Any]:
+    if process:
+        return query.where(Fablab.id.in_(select(Machine.fablab_id).where(Machine.process == process)))
+    return query
+
+
+def prefilter(query: Select[Any], latitude: float, longitude: float, radius_km: float) -> Select[Any]:
+    """Narrow a lab query to the grid cells covering the circle (or its latitude band)."""
+    cover = spatial.cover(latitude, longitude, radius_km)
+    if cover.column is not None:
+        return query.where(getattr(Fablab, cover.column).in_(cover.cells))
+    dlat = radius_km / spatial.KM_PER_DEG_LAT_MIN * 1.01
+    return query.where(Fablab.latitude.between(latitude - dlat, latitude + dlat))
+
+
+def within(session: Session, latitude: float, longitude: float, radius_km: float,
+           query: Select[Any] | None = None) -> list[tuple[int, float]]:
+    """Labs within ``radius_km`` of the point (geodesic), nearest first, as ``(lab id, distance_km)``.
+
+    ``query`` may add filters to ``select(Fablab)``; the spatial prefilter is added here.
+    """
+    base = query if query is not None else select(Fablab)
+    rows = session.execute(prefilter(base.with_only_columns(Fablab.id, Fablab.latitude, Fablab.longitude),
+                                     latitude, longitude, radius_km)).all()
+    if not rows:
+        return []
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    lats = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
+    lons = np.fromiter((r[2] for r in rows), dtype=float, count=len(rows))
+    dist = spatial.distances_km(latitude, longitude, lats, lons)
+    keep = dist <= radius_km
+    order = np.lexsort((ids[keep], dist[keep]))
+    chosen_ids, chosen_dist = ids[keep][order], dist[keep][order]
+    return [(int(i), float(d)) for i, d in zip(chosen_ids, chosen_dist, strict=True)]
+
+
+def near(session: Session, latitude: float, longitude: float, radius_km: float, process: str | None,
+         page: int, per_page: int) -> tuple[list[tuple[Fablab, float]], int]:
+    """One page of the directory around a point: labs and their distances, nearest first, and the total."""
+    hits = within(session, latitude, longitude, radius_km, _process_filter(select(Fablab), process))
+    chosen = hits[(page - 1) * per_page: page * per_page]
+    labs = {lab.id: lab for lab in session.scalars(
+        select(Fablab).where(Fablab.id.in_([i for i, _ in chosen])).options(selectinload(Fablab.machines),
+                                                                             selectinload(Fablab.operator)))}
+    return [(labs[i], d) for i, d in chosen if i in labs], len(hits)
+
+
+def listing(process: str | None) -> Select[Any]:
+    query = _process_filter(select(Fablab), process)
+    return query.options(selectinload(Fablab.machines), selectinload(Fablab.operator)).order_by(Fablab.id)
+
+
+def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, stale_after_s: int) -> bool:
+    """Record a heartbeat: each machine's state and queue, new machines declared by the agent.
+
+    Checks every machine first and changes nothing when one is wrong (422 ``unknown_machine``).
+    Returns True when capacity appeared: the lab came back online, a machine became available,
+    was added, or gained a material (unmatched orders nearby deserve another try).
+    """
+    gained = not is_online(lab, now, stale_after_s)
+    machines = {m.key: m for m in session.scalars(select(Machine).where(Machine.fablab_id == lab.id))}
+    seen: set[str] = set()
+    for report in beat.machines:
+        if report.key in seen:
+            raise invalid(f"Machine {report.key!r} appears twice in the heartbeat.", code="duplicate_machine_key")
+        seen.add(report.key)
+        if report.key not in machines and not (report.name and report.process and report.build_volume_mm):
+            raise invalid(f"Unknown machine {report.key!r}: declare it with name, process and build_volume_mm.",
+                          {"machines": [f"unknown key {report.key}"]}, code="unknown_machine")
+    for report in beat.machines:
+        machine = machines.get(report.key)
+        if machine is None:
+            assert report.name and report.process and report.build_volume_mm
+            machine = _machine(MachineIn(key=report.key, name=report.name, process=report.process,
+                                         build_volume_mm=report.build_volume_mm, materials=report.materials or []))
+            machine.fablab_id = lab.id
+            session.add(machine)
+            gained = True
+        else:
+            if report.name:
+                machine.name = report.name
+            if report.process:
+                machine.process = report.process
+            if report.build_volume_mm:
+                machine.build_x_mm, machine.build_y_mm, machine.build_z_mm = report.build_volume_mm
+        if report.materials is not None:
+            if {m.lower() for m in report.materials} - {m.lower() for m in machine.materials or []}:
+                gained = True
+            machine.materials = list(report.materials)
+        if report.state in AVAILABLE and machine.state not in AVAILABLE:
+            gained = True
+        changed = machine.state != report.state or machine.queue_length != report.queue_length
+        machine.state, machine.queue_length, machine.state_reported_at = report.state, report.queue_length, now
+        session.flush()
+        _sample(session, machine, changed, now)
+    lab.last_seen_at = now
+    if beat.agent:
+        lab.agent = beat.agent[:100]
+    session.flush()
+    return gained and lab.accepting_orders
+
+
+def _sample(session: Session, machine: Machine, changed: bool, now: dt.datetime) -> None:
+    last = session.scalar(select(MachineStateSample.at).where(MachineStateSample.machine_id == machine.id)
+                          .order_by(MachineStateSample.at.desc()).limit(1))
+    if changed or last is None or now - last >= HISTORY_MIN_GAP:
+        session.add(MachineStateSample(machine_id=machine.id, state=machine.state, queue_length=machine.queue_length,
+                                       at=now))
+        session.execute(delete(MachineStateSample).where(MachineStateSample.machine_id == machine.id,
+                                                         MachineStateSample.at < now - HISTORY_KEEP))
+
+
+def history(session: Session, lab: Fablab, since: dt.datetime) -> dict[str, list[dict[str, Any]]]:
+    """Recent states per machine key: ``{key: [{"at", "state", "queue_length"}, ...]}``, oldest first."""
+    out: dict[str, list[dict[str, Any]]] = {m.key: [] for m in lab.machines}
+    keys = {m.id: m.key for m in lab.machines}
+    rows = session.scalars(select(MachineStateSample).where(MachineStateSample.machine_id.in_(keys),
+                                                            MachineStateSample.at >= since)
+                           .order_by(MachineStateSample.at))
+    for row in rows:
+        out[keys[row.machine_id]].append({"at": row.at.isoformat(), "state": row.state.value,
+                                          "queue_length": row.queue_length})
+    return out

@@ -1,0 +1,54 @@
+"""The hub's shared services for one process: settings, database, file store, background work."""
+from __future__ import annotations
+
+from typing import Any
+
+from design_commons.limits import Limits
+from server.config import Settings
+from server.db import Database
+from server.storage import BlobStore
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.store = BlobStore(settings.files_dir)
+        self.limits = Limits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+        self._tasks: Any = None
+        self._sweeper: Any = None
+
+    @property
+    def rules(self) -> Any:
+        from server.orders.service import Rules
+
+        return Rules(offer_ttl_s=self.settings.offer_ttl_s, stale_after_s=self.settings.node_stale_after_s)
+
+    def start_sweeper(self, interval_s: float = 2.0) -> None:
+        """Expire offers and retry unmatched orders every few seconds in this process."""
+        from server.orders.sweeper import Sweeper
+
+        if self._sweeper is None:
+            self._sweeper = Sweeper(self.db, self.rules, interval_s)
+            self._sweeper.start()
+
+    @property
+    def tasks(self) -> Any:
+        """The task runner, made on first use (so a worker process never starts threads it won't use)."""
+        if self._tasks is None:
+            from server import tasks
+
+            if self.settings.redis_url:
+                self._tasks = tasks.RQRunner(self.settings.redis_url)
+            elif self.settings.eager_tasks:
+                self._tasks = tasks.EagerRunner(self, 1)
+            else:
+                self._tasks = tasks.InlineRunner(self, self.settings.inline_workers)
+        return self._tasks
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        if self._tasks is not None:
+            self._tasks.shutdown()
+        self.db.dispose()

@@ -1,0 +1,147 @@
+"""Which labs can make an order, and in what order to ask them (DESIGN.md: eligibility and ranking).
+
+A lab is eligible when it accepts orders, is claimed, its agent reported recently, the licence
+allows its kind, it has not declined, let expire or failed this order, it is within the
+order's distance, and one of its machines (idle or busy) has the process, the material and
+room for the part. Eligible labs rank by distance, then queue length, then idle before busy.
+Every other lab within reach is listed with the reasons it is not eligible.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from design_commons import licences
+from server.fablabs import service as fablabs
+from server.fablabs.models import Fablab, Machine, MachineState
+from server.orders.models import Job, JobState, Order
+
+AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
+# Reasons in the order a person reads them: the lab first, then its machines.
+REASONS = ("too_far", "not_accepting", "unclaimed", "offline", "licence", "declined", "expired", "failed_before",
+           "no_process", "no_material", "too_small", "too_thick", "machine_unavailable")
+
+
+@dataclass
+class Candidate:
+    fablab_id: int
+    fablab_name: str
+    distance_km: float
+    machine_key: str | None = None
+    queue_length: int = 0
+    idle: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+    def rank_key(self) -> tuple[float, int, int, int]:
+        return (round(self.distance_km, 6), self.queue_length, 0 if self.idle else 1, self.fablab_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fablab": {"id": self.fablab_id, "name": self.fablab_name}, "machine_key": self.machine_key,
+                "distance_km": round(self.distance_km, 3), "eligible": self.eligible, "reasons": list(self.reasons)}
+
+
+def fits(requirements: dict[str, Any], machine: Machine, thickness_mm: float | None) -> str | None:
+    """None when the part fits the machine, else ``too_small`` or ``too_thick``.
+
+    Meshes: the bounding box in some axis-aligned orientation (sorted sides against sorted sides).
+    Drawings: the sheet on the bed turned 90 degrees or not, and the stock no thicker than it cuts.
+    """
+    bed = (machine.build_x_mm, machine.build_y_mm, machine.build_z_mm)
+    sheet = requirements.get("sheet_mm")
+    if sheet:
+        w, h = float(sheet[0]), float(sheet[1])
+        if not ((w <= bed[0] and h <= bed[1]) or (h <= bed[0] and w <= bed[1])):
+            return "too_small"
+        if thickness_mm is not None and thickness_mm > bed[2]:
+            return "too_thick"
+        return None
+    bbox = requirements.get("bbox_mm")
+    if not bbox:
+        return "too_small"
+    part = sorted(float(v) for v in bbox)
+    return None if all(p <= m for p, m in zip(part, sorted(bed), strict=True)) else "too_small"
+
+
+def _machine_verdict(order: Order, requirements: dict[str, Any], lab: Fablab) -> tuple[Machine | None, list[str]]:
+    """The best machine of the lab for the order, or the reasons none will do."""
+    processes = set(requirements.get("processes") or [])
+    if order.process:
+        processes &= {order.process}
+    with_process = [m for m in lab.machines if m.process in processes]
+    if not with_process:
+        return None, ["no_process"]
+    material = order.material.strip().lower()
+    reasons: list[str] = []
+    with_material = [m for m in with_process if material in {x.lower() for x in (m.materials or [])}]
+    if not with_material:
+        reasons.append("no_material")
+    fit_reasons = [fits(requirements, m, order.thickness_mm) for m in with_process]
+    if all(r is not None for r in fit_reasons):
+        reasons.append("too_thick" if "too_thick" in fit_reasons and "too_small" not in fit_reasons else "too_small")
+    if not any(m.state in AVAILABLE for m in with_process):
+        reasons.append("machine_unavailable")
+    usable = [m for m in with_material if m.state in AVAILABLE and fits(requirements, m, order.thickness_mm) is None]
+    if not usable:
+        return None, reasons or ["machine_unavailable"]
+    best = min(usable, key=lambda m: (m.queue_length, 0 if m.state == MachineState.IDLE else 1, m.key))
+    return best, []
+
+
+def past_labs(session: Session, order: Order) -> dict[int, str]:
+    """Labs this order may not go to again, with the reason (declined, expired, failed_before)."""
+    out: dict[int, str] = {}
+    names = {JobState.DECLINED: "declined", JobState.EXPIRED: "expired", JobState.FAILED: "failed_before"}
+    for lab_id, state in session.execute(select(Job.fablab_id, Job.state).where(Job.order_id == order.id,
+                                                                                Job.state.in_(list(names)))):
+        out.setdefault(lab_id, names[state])
+    return out
+
+
+def reach_km(order: Order) -> float:
+    """How far around the delivery point labs are looked at (and explained): a margin past the maximum."""
+    return min(order.max_distance_km * 1.5 + 10.0, fablabs.MAX_RADIUS_KM)
+
+
+def candidates(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime,
+               stale_after_s: int, licence_id: str) -> list[Candidate]:
+    """Every lab within reach: eligible ones first in rank order, then the rest with their reasons."""
+    hits = fablabs.within(session, order.delivery_latitude, order.delivery_longitude, reach_km(order))
+    if not hits:
+        return []
+    distance = dict(hits)
+    labs = session.scalars(select(Fablab).where(Fablab.id.in_(list(distance)))
+                           .options(selectinload(Fablab.machines))).all()
+    excluded_kinds = licences.excluded_lab_kinds(licence_id)
+    before = past_labs(session, order)
+    out: list[Candidate] = []
+    for lab in labs:
+        c = Candidate(lab.id, lab.name, distance[lab.id])
+        if c.distance_km > order.max_distance_km:
+            c.reasons.append("too_far")
+        if not lab.accepting_orders:
+            c.reasons.append("not_accepting")
+        if lab.operator_id is None:
+            c.reasons.append("unclaimed")
+        if not fablabs.is_online(lab, now, stale_after_s):
+            c.reasons.append("offline")
+        if lab.kind.value in excluded_kinds:
+            c.reasons.append("licence")
+        if lab.id in before:
+            c.reasons.append(before[lab.id])
+        machine, machine_reasons = _machine_verdict(order, requirements, lab)
+        c.reasons.extend(machine_reasons)
+        if machine is not None:
+            c.machine_key, c.queue_length, c.idle = machine.key, machine.queue_length, machine.state == MachineState.IDLE
+        c.reasons.sort(key=REASONS.index)
+        out.append(c)
+    eligible = sorted((c for c in out if c.eligible), key=Candidate.rank_key)
+    rest = sorted((c for c in out if not c.eligible), key=lambda c: (c.distance_km, c.fablab_id))
+    return eligible + rest

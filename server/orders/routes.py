@@ -1,0 +1,65 @@
+"""Orders API: place, read, candidates, cancel, confirm."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from server.db import utcnow
+from server.designs.models import DesignFile
+from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
+from server.fablabs.service import resolve_location
+from server.orders import matching, schemas, service
+
+bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
+
+
+def rules() -> service.Rules:
+    settings = current_app.config["COSMOLOC"]
+    return service.Rules(offer_ttl_s=settings.offer_ttl_s, stale_after_s=settings.node_stale_after_s)
+
+
+@bp.post("/orders")
+@idempotent("orders")
+def place() -> tuple[dict[str, Any], int]:
+    citizen = current_account()
+    body = json_body(schemas.NewOrder)
+    where = resolve_location(body.delivery.latitude, body.delivery.longitude, body.delivery.address)
+    order = service.place(db(), citizen, body, where, rules(), utcnow())
+    return schemas.order_json(order), 201
+
+
+@bp.get("/orders")
+def my_orders() -> Any:
+    page, per_page = page_args()
+    rows, total = paginate(db(), service.citizen_orders(current_account()), page, per_page)
+    return list_response([schemas.order_json(o) for o in rows], page, per_page, total)
+
+
+@bp.get("/orders/<int:order_id>")
+def get_order(order_id: int) -> Any:
+    return jsonify(schemas.order_json(service.get_for_viewer(db(), order_id, current_account())))
+
+
+@bp.get("/orders/<int:order_id>/candidates")
+def candidates(order_id: int) -> Any:
+    order = service.get_for_viewer(db(), order_id, current_account())
+    file_row = db().get(DesignFile, order.file_id)
+    assert file_row is not None
+    ranked = matching.candidates(db(), order, file_row.requirements or {}, utcnow(), rules().stale_after_s,
+                                 order.design.license_id)
+    return jsonify({"items": [c.to_json() for c in ranked]})
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+def cancel(order_id: int) -> Any:
+    order = service.cancel(db(), service.lock_own(db(), order_id, current_account()), utcnow())
+    db().commit()
+    return jsonify(schemas.order_json(order))
+
+
+@bp.post("/orders/<int:order_id>/confirm")
+def confirm(order_id: int) -> Any:
+    order = service.confirm(db(), service.lock_own(db(), order_id, current_account()), utcnow())
+    db().commit()
+    return jsonify(schemas.order_json(order))

@@ -1,0 +1,239 @@
+"""The order life (DESIGN.md): placing, matching, offering, the lab's answers, cancel and confirm.
+
+Every change of an order happens in one transaction that holds the order's row lock
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are write transactions from
+their first statement). Locks are always taken order first, then job, so two hub processes
+never deadlock, never offer one order twice, and an expiry racing an accept has one winner.
+Services flush; the caller commits.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.accounts.models import Account
+from server.designs.models import Design, DesignFile, ValidationStatus
+from server.errors import ApiError, invalid, not_found
+from server.orders import matching
+from server.orders.models import LIVE_JOB_STATES, Job, JobState, Order, OrderEvent, OrderStatus
+from server.orders.schemas import NewOrder
+
+MAX_FAILED_ATTEMPTS = 3
+UNMATCHED_RETRY = dt.timedelta(minutes=2)
+CANCELLABLE = (OrderStatus.VALIDATING, OrderStatus.MATCHING, OrderStatus.UNMATCHED, OrderStatus.OFFERED,
+               OrderStatus.ACCEPTED)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings the order life depends on."""
+
+    offer_ttl_s: int
+    stale_after_s: int
+
+
+def event(order: Order, kind: str, now: dt.datetime, **detail: Any) -> None:
+    order.events.append(OrderEvent(kind=kind, at=now, detail=detail))
+    order.updated_at = now
+
+
+def lock_order(session: Session, order_id: int, skip_locked: bool = False) -> Order | None:
+    """The order, row-locked for this transaction (None if missing, or locked elsewhere with skip_locked)."""
+    query = select(Order).where(Order.id == order_id).with_for_update(skip_locked=skip_locked)
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def live_job(session: Session, order: Order) -> Job | None:
+    query = select(Job).where(Job.live_order_id == order.id).with_for_update()
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def _default_file(design: Design) -> DesignFile:
+    latest = design.versions[-1] if design.versions else None
+    files = [f for f in (latest.files if latest else []) if f.kind in ("mesh", "drawing")]
+    usable = [f for f in files if f.validation_status != ValidationStatus.FAILED]
+    if not usable:
+        raise invalid("The latest version of this design has no file that can be made.", code="no_manufacturable_file")
+    return usable[0]
+
+
+def place(session: Session, citizen: Account, body: NewOrder, where: Any, rules: Rules, now: dt.datetime) -> Order:
+    """Place an order and, when its file is checked, match it at once."""
+    design = session.get(Design, body.design_id)
+    if design is None:
+        raise invalid("No such design.", {"design_id": ["no such design"]}, code="unknown_design")
+    if body.file_id is None:
+        row = _default_file(design)
+    else:
+        row = session.get(DesignFile, body.file_id)
+        if row is None or row.version.design_id != design.id:
+            raise invalid("That file is not part of this design.", {"file_id": ["not in this design"]},
+                          code="unknown_file")
+        if row.kind not in ("mesh", "drawing"):
+            raise invalid("That file is documentation, not something a lab can make.", {"file_id": ["not makeable"]},
+                          code="not_manufacturable")
+    if row.validation_status == ValidationStatus.FAILED:
+        raise invalid("That file failed validation and cannot be made; a later version must fix it.",
+                      {"file_id": ["failed validation"]}, code="file_failed")
+    processes = (row.requirements or {}).get("processes") or []
+    if body.process and row.validation_status != ValidationStatus.PENDING and body.process not in processes:
+        raise invalid(f"This file cannot be made by {body.process}; it can be made by {', '.join(processes)}.",
+                      {"process": ["not possible for this file"]}, code="process_not_possible")
+    order = Order(citizen_id=citizen.id, design_id=design.id, file_id=row.id, quantity=body.quantity,
+                  material=body.material.strip(), process=body.process, thickness_mm=body.thickness_mm,
+                  delivery_latitude=where.latitude, delivery_longitude=where.longitude,
+                  delivery_address=where.address, max_distance_km=body.max_distance_km,
+                  status=OrderStatus.VALIDATING, created_at=now, updated_at=now)
+    session.add(order)
+    event(order, "created", now, quantity=order.quantity, material=order.material)
+    if row.validation_status == ValidationStatus.PENDING:
+        event(order, "validating", now, file_id=row.id)
+    else:
+        order.status = OrderStatus.MATCHING
+        session.flush()
+        dispatch(session, order, rules, now)
+    session.flush()
+    return order
+
+
+def dispatch(session: Session, order: Order, rules: Rules, now: dt.datetime) -> Job | None:
+    """Offer the order to the best eligible lab, or leave it unmatched. The order must be locked."""
+    if order.status not in (OrderStatus.MATCHING, OrderStatus.UNMATCHED):
+        return None
+    if live_job(session, order) is not None:
+        return None
+    file_row = session.get(DesignFile, order.file_id)
+    design = session.get(Design, order.design_id)
+    assert file_row is not None and design is not None
+    ranked = matching.candidates(session, order, file_row.requirements or {}, now, rules.stale_after_s,
+                                 design.license_id)
+    best = next((c for c in ranked if c.eligible), None)
+    if best is None:
+        if order.status != OrderStatus.UNMATCHED:
+            within = [c for c in ranked if "too_far" not in c.reasons]
+            event(order, "unmatched", now, labs_within_reach=len(within))
+        order.status, order.fablab_id, order.distance_km = OrderStatus.UNMATCHED, None, None
+        order.next_match_at = now + UNMATCHED_RETRY
+        session.flush()
+        return None
+    job = Job(order_id=order.id, live_order_id=order.id, fablab_id=best.fablab_id, machine_key=best.machine_key,
+              state=JobState.OFFERED, distance_km=best.distance_km,
+              expires_at=now + dt.timedelta(seconds=rules.offer_ttl_s), created_at=now, updated_at=now)
+    session.add(job)
+    order.status, order.fablab_id, order.distance_km, order.next_match_at = (
+        OrderStatus.OFFERED, best.fablab_id, best.distance_km, None)
+    session.flush()
+    event(order, "offered", now, job_id=job.id, fablab_id=best.fablab_id, fablab_name=best.fablab_name,
+          distance_km=round(best.distance_km, 3), machine_key=best.machine_key,
+          expires_at=job.expires_at.isoformat() if job.expires_at else None)
+    session.flush()
+    return job
+
+
+def _end_job(job: Job, state: JobState, now: dt.datetime, reason: str = "") -> None:
+    job.state, job.live_order_id, job.updated_at = state, None, now
+    if reason:
+        job.reason = reason[:500]
+
+
+def _rematch(session: Session, order: Order, rules: Rules, now: dt.datetime) -> None:
+    order.status, order.fablab_id, order.distance_km = OrderStatus.MATCHING, None, None
+    session.flush()
+    dispatch(session, order, rules, now)
+
+
+def expire_if_due(session: Session, order: Order, job: Job, rules: Rules, now: dt.datetime) -> bool:
+    """Expire an offer whose time is up and move on to the next lab; True when it did."""
+    if job.state != JobState.OFFERED or job.expires_at is None or job.expires_at > now:
+        return False
+    _end_job(job, JobState.EXPIRED, now, "no answer in time")
+    event(order, "expired", now, job_id=job.id, fablab_id=job.fablab_id)
+    _rematch(session, order, rules, now)
+    return True
+
+
+# --- the citizen's side --------------------------------------------------------------------------------------
+
+def get_for_viewer(session: Session, order_id: int, account: Account) -> Order:
+    """The order, if the caller is its citizen or operates the lab it is with (else 404)."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise not_found("order")
+    if order.citizen_id == account.id:
+        return order
+    if order.fablab is not None and order.fablab.operator_id == account.id:
+        return order
+    raise not_found("order")
+
+
+def lock_own(session: Session, order_id: int, account: Account) -> Order:
+    order = lock_order(session, order_id)
+    if order is None or order.citizen_id != account.id:
+        raise not_found("order")
+    return order
+
+
+def cancel(session: Session, order: Order, now: dt.datetime) -> Order:
+    if order.status == OrderStatus.CANCELLED:
+        return order
+    if order.status not in CANCELLABLE:
+        raise ApiError(409, "cannot_cancel", f"An order that is {order.status.value} can no longer be cancelled.")
+    job = live_job(session, order)
+    if job is not None:
+        _end_job(job, JobState.WITHDRAWN, now, "cancelled by the citizen")
+        event(order, "withdrawn", now, job_id=job.id, fablab_id=job.fablab_id)
+    order.status, order.next_match_at = OrderStatus.CANCELLED, None
+    event(order, "cancelled", now)
+    session.flush()
+    return order
+
+
+def confirm(session: Session, order: Order, now: dt.datetime) -> Order:
+    if order.status == OrderStatus.RECEIVED:
+        return order
+    if order.status != OrderStatus.COMPLETED:
+        raise ApiError(409, "not_completed", "Only a completed order can be confirmed as received.")
+    order.status = OrderStatus.RECEIVED
+    event(order, "received", now)
+    session.flush()
+    return order
+
+
+def citizen_orders(account: Account) -> Any:
+    return select(Order).where(Order.citizen_id == account.id).order_by(Order.id.desc())
+
+
+# --- reactions to the rest of the hub ------------------------------------------------------------------------
+
+def on_file_validated(session: Session, file_id: int, status: str, rules: Rules, now: dt.datetime) -> None:
+    """Orders waiting for this file: reject them if it failed, else match them."""
+    ids = list(session.scalars(select(Order.id).where(Order.file_id == file_id,
+                                                      Order.status == OrderStatus.VALIDATING)))
+    for order_id in ids:
+        order = lock_order(session, order_id)
+        if order is None or order.status != OrderStatus.VALIDATING:
+            continue
+        if status == ValidationStatus.FAILED.value:
+            order.status = OrderStatus.REJECTED
+            event(order, "rejected", now, reason="the file failed validation")
+        else:
+            event(order, "validated", now, status=status)
+            _rematch(session, order, rules, now)
+    session.flush()
+
+
+def capacity_appeared(session: Session, latitude: float, longitude: float, now: dt.datetime) -> int:
+    """A lab came online, gained a material or opened to orders: nearby unmatched orders are retried now."""
+    band = 2000.0 / 110.574 + 0.5  # orders look at most 2,000 km (reach included) away
+    result = session.execute(update(Order).where(Order.status == OrderStatus.UNMATCHED,
+                                                 Order.delivery_latitude.between(latitude - band, latitude + band))
+                             .values(next_match_at=now).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def live_jobs_of(session: Session, order: Order) -> list[Job]:
+    return [j for j in order.jobs if j.state in LIVE_JOB_STATES]

@@ -1,0 +1,84 @@
+"""Timed work on orders: expire offers nobody answered, retry unmatched orders.
+
+Runs every few seconds in every hub process (and in workers). On PostgreSQL each order is
+claimed with ``FOR UPDATE SKIP LOCKED``, so several processes share the work without waiting
+on each other; each order is handled in its own short transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from sqlalchemy import select
+
+from server.db import Database, utcnow
+from server.orders import service
+from server.orders.models import Job, JobState, Order, OrderStatus
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def expire_due(database: Database, rules: service.Rules, now: dt.datetime | None = None) -> int:
+    """Expire every offer past its time and move each order on; return how many expired."""
+    now = now or utcnow()
+    with database.session() as session:
+        order_ids = list(session.scalars(select(Job.order_id).where(Job.state == JobState.OFFERED,
+                                                                    Job.expires_at <= now).limit(BATCH)))
+    done = 0
+    for order_id in order_ids:
+        with database.session() as session:
+            order = service.lock_order(session, order_id, skip_locked=True)
+            if order is None:
+                continue  # another process is on it
+            job = service.live_job(session, order)
+            if job is not None and service.expire_if_due(session, order, job, rules, now):
+                done += 1
+    return done
+
+
+def retry_unmatched(database: Database, rules: service.Rules, now: dt.datetime | None = None) -> int:
+    """Match again the unmatched orders whose retry time has come; return how many got an offer."""
+    now = now or utcnow()
+    with database.session() as session:
+        order_ids = list(session.scalars(select(Order.id).where(Order.status == OrderStatus.UNMATCHED,
+                                                                Order.next_match_at <= now)
+                                         .order_by(Order.next_match_at).limit(BATCH)))
+    offered = 0
+    for order_id in order_ids:
+        with database.session() as session:
+            order = service.lock_order(session, order_id, skip_locked=True)
+            if order is None or order.status != OrderStatus.UNMATCHED:
+                continue
+            if service.dispatch(session, order, rules, now) is not None:
+                offered += 1
+    return offered
+
+
+def sweep(database: Database, rules: service.Rules, now: dt.datetime | None = None) -> tuple[int, int]:
+    return expire_due(database, rules, now), retry_unmatched(database, rules, now)
+
+
+class Sweeper:
+    """A daemon thread that sweeps every ``interval_s`` seconds until stopped."""
+
+    def __init__(self, database: Database, rules: service.Rules, interval_s: float = 2.0) -> None:
+        self.database, self.rules, self.interval_s = database, rules, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cosmoloc-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                sweep(self.database, self.rules)
+            except Exception:  # a database hiccup must not end the loop; the next sweep tries again
+                log.exception("order sweep failed")

@@ -1,0 +1,37 @@
+"""Untrusted files are parsed in a bounded child: a hostile file gets a verdict, the caller survives."""
+from __future__ import annotations
+
+import struct
+
+import trimesh
+
+from design_commons.limits import Limits
+from design_commons.sandbox import validate_isolated
+
+
+def test_good_file_gives_report_canonical_and_thumbnail(tmp_path):
+    path = tmp_path / "cube.stl"
+    path.write_bytes(bytes(trimesh.creation.box(extents=(10, 20, 30)).export(file_type="stl")))
+    result = validate_isolated(path, "cube.stl", "mm")
+    assert result.report["status"] == "passed"
+    assert result.canonical is not None and len(result.canonical) == 84 + 50 * 12
+    assert result.thumbnail_png is not None and result.thumbnail_png.startswith(b"\x89PNG")
+
+
+def test_header_claiming_a_billion_triangles_is_refused(tmp_path):
+    path = tmp_path / "liar.stl"
+    path.write_bytes(b"\x00" * 80 + struct.pack("<I", 1_000_000_000) + b"\x00" * 50 * 10)
+    result = validate_isolated(path, "liar.stl", "mm")
+    assert result.report["status"] == "failed"
+    codes = [i["code"] for i in result.report["issues"]]
+    assert codes and codes[0] in ("too_large", "parse_error")
+
+
+def test_memory_bound_stops_a_big_parse(tmp_path):
+    # a real 200k-triangle mesh under a 64 MB address-space bound: the child dies, the caller gets a verdict
+    sphere = trimesh.creation.icosphere(subdivisions=7)
+    path = tmp_path / "sphere.stl"
+    path.write_bytes(bytes(sphere.export(file_type="stl")))
+    result = validate_isolated(path, "sphere.stl", "mm", Limits(parse_memory_mb=64))
+    assert result.report["status"] == "failed"
+    assert result.report["issues"][0]["code"] == "too_large"
