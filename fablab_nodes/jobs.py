@@ -80,7 +80,8 @@ class Job:
             volume_mm3=_number(req.get("volume_mm3")),
             sheet_mm=_pair(req.get("sheet_mm")),
             cut_length_mm=_number(req.get("cut_length_mm")),
-            thickness_mm=_number(req.get("thickness_mm")),
+            # The stock thickness the order asks for; the hub sends it beside the requirements.
+            thickness_mm=_number(req.get("thickness_mm", data.get("thickness_mm"))),
         )
         design = data.get("design") or {}
         return cls(

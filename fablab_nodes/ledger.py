@@ -100,7 +100,7 @@ class Ledger:
     def decline(self, job: Job, reason: str) -> int:
         """Queue the decline of ``job`` with ``reason``; returns the report's id."""
         with self.db.transaction() as c:
-            report_id = self.outbox.append(job.id, ReportKind.DECLINE, {"reason": reason}, conn=c)
+            report_id = self.outbox.append(job.id, ReportKind.DECLINE, {"reason": _clip(reason)}, conn=c)
             self._upsert(c, job, Phase.DECLINED, reason=reason)
         return report_id
 
@@ -130,9 +130,9 @@ class Ledger:
                 if row is not None and row[0] is None:
                     # Nothing told the hub production began (made by hand, say): say so first.
                     self.outbox.append_progress(job_id, 100.0, conn=c)
-                self.outbox.append(job_id, ReportKind.COMPLETE, {"note": note} if note else {}, conn=c)
+                self.outbox.append(job_id, ReportKind.COMPLETE, {"note": note[:2000]} if note else {}, conn=c)
             else:
-                self.outbox.append(job_id, ReportKind.FAIL, {"reason": reason or "failed at the lab"}, conn=c)
+                self.outbox.append(job_id, ReportKind.FAIL, {"reason": _clip(reason or "failed at the lab")}, conn=c)
         return True
 
     def _upsert(self, c: sqlite3.Connection, job: Job, phase: Phase, machine_key: str | None = None,
@@ -158,6 +158,12 @@ class Ledger:
             sql += f" AND phase IN ({','.join('?' * len(expect))})"
             params.extend(p.value for p in expect)
         return c.execute(sql, params).rowcount == 1
+
+
+def _clip(reason: str, limit: int = 500) -> str:
+    """A reason the hub takes (it refuses longer than 500 characters, or empty)."""
+    reason = reason.strip() or "no reason given"
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
 def _local(row: sqlite3.Row) -> LocalJob:

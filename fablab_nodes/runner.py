@@ -53,6 +53,7 @@ class Runner:
         self.hub_reachable: bool | None = None
         self._announced: set[str] = set()
         self._hub_failed = False
+        self._offered_hint: int | None = None
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -84,6 +85,8 @@ class Runner:
         self._hub_failed = False
         for part, needs_hub in ((self.deliver, True), (self.heartbeat, True), (self.handle_offers, True),
                                 (self.check_withdrawn, True), (self.advance_jobs, False), (self.deliver, True)):
+            if self._stop.is_set():
+                break  # everything done so far is in the state file: the next start goes on from there
             if needs_hub and self._hub_failed:
                 continue
             try:
@@ -157,6 +160,8 @@ class Runner:
         """POST the heartbeat and follow the poll interval the hub answers."""
         answer = self.client.heartbeat(self.machine_reports())
         self._hub_ok()
+        offered = answer.get("offered_jobs") if isinstance(answer, dict) else None
+        self._offered_hint = offered if isinstance(offered, int) and not isinstance(offered, bool) else None
         interval = answer.get("poll_interval_s") if isinstance(answer, dict) else None
         if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
             self.poll_interval_s = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(interval)))
@@ -176,7 +181,10 @@ class Runner:
         return best_fit(fits, preferred_key=job.machine_key)
 
     def handle_offers(self) -> None:
-        """Decide on new offers (auto), or announce them to the operator (manual)."""
+        """Decide on new offers (auto), or announce them to the operator (manual). Skipped when the
+        last heartbeat's answer said no job is offered."""
+        if self._offered_hint == 0:
+            return
         offers = [Job.from_json(j) for j in reversed(self.client.jobs(state=JobState.OFFERED.value))]
         self._hub_ok()
         known = self.ledger.known_ids()
@@ -269,6 +277,9 @@ class Runner:
         try:
             got = self.client.download(lj.job_id, dest)
         except HubRejected as exc:
+            if exc.code == "file_not_ready":  # the hub is still making the canonical file
+                log.info("job %s: the hub has no file to make yet; trying again later", lj.job_id)
+                return
             if exc.status in (404, 409, 410):
                 self.cancel(lj, f"the file is no longer offered ({exc.code})")
                 return

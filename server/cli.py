@@ -115,5 +115,13 @@ def demo(host: str, port: int) -> None:
     _serve(host, port, 1)
 
 
+def _register_agent() -> None:
+    from fablab_nodes.cli import agent
+
+    main.add_command(agent)
+
+
+_register_agent()
+
 if __name__ == "__main__":
     main()

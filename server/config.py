@@ -38,6 +38,8 @@ class Settings:
     base_url: str = ""
     # how often this process expires offers and retries unmatched orders (0: never, for tests)
     sweeper_interval_s: float = 2.0
+    # map tiles of the web pages' lab map ({z}/{x}/{y} template)
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             "node_stale_after_s": _int("COSMOLOC_NODE_STALE_AFTER_S", 300),
             "max_upload_mb": _int("COSMOLOC_MAX_UPLOAD_MB", 100),
             "base_url": os.environ.get("COSMOLOC_BASE_URL", ""),
+            "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         }
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():

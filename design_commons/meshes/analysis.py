@@ -16,10 +16,14 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from design_commons.reports import UnreadableFile
+
 #: Quantisation steps per axis when welding: coordinates become 21-bit integers across the
 #: bounding box, so three of them pack into one int64 key (relative tolerance ~5e-7, above
 #: float32 resolution, far below any printable feature).
 WELD_BITS = 21
+#: Coordinates past this (1,000 km) are corrupt data, and would overflow float32 products.
+MAX_COORDINATE_MM = 1e9
 #: From this size the surface measures run in a thread beside the weld and edge sorts.
 THREAD_MIN_TRIANGLES = 50_000
 _CHUNK = 1 << 17  # triangles per chunk, bounds the temporaries of the measures
@@ -243,7 +247,8 @@ def analyse(triangles: np.ndarray) -> MeshAnalysis:
 
     Welds coincident vertices first, so topology reflects the surface as a slicer sees it.
     Degenerate faces are those of zero area or that collapse (two corners merge) once welded;
-    collapsed faces are left out of the edge and body analysis.
+    collapsed faces are left out of the edge and body analysis. Raises :class:`UnreadableFile`
+    for coordinates beyond :data:`MAX_COORDINATE_MM` (corrupt data).
     """
     n = len(triangles)
     points = triangles.reshape(-1, 3)
@@ -251,6 +256,8 @@ def analyse(triangles: np.ndarray) -> MeshAnalysis:
         zero = np.zeros(3)
         return MeshAnalysis(0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, zero, zero.copy(), np.zeros((0, 3), np.float32))
     lo, hi = bounds(points)
+    if max(float(np.abs(lo).max()), float(np.abs(hi).max())) > MAX_COORDINATE_MM:
+        raise UnreadableFile(f"some coordinates are beyond {MAX_COORDINATE_MM:.0e} mm, far outside any part")
     span = float((hi - lo).max())
     step = span / ((1 << WELD_BITS) - 2) if span > 0 else 1.0
     measures = _run(_surface_measures, n >= THREAD_MIN_TRIANGLES, triangles, (lo + hi) / 2.0, step * step)

@@ -75,7 +75,7 @@ def _parse_numbers(text: bytes, dtype: type, expected: int) -> np.ndarray | None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            values = np.fromstring(text, dtype=dtype, sep=" ")  # type: ignore[call-overload]
+            values: np.ndarray = np.fromstring(text, dtype=dtype, sep=" ")  # type: ignore[call-overload]
         except (ValueError, DeprecationWarning):
             return None
     return values if values.size == expected else None

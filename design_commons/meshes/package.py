@@ -10,6 +10,8 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
+from typing import Any
 
 from defusedxml import ElementTree as SafeElementTree
 
@@ -30,7 +32,7 @@ class Package:
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError) as exc:
             raise UnreadableFile(f"it is not a valid zip archive ({exc})") from exc
         self._limits = limits
         if len(infos) > limits.max_zip_entries:
@@ -65,7 +67,7 @@ class Package:
         try:
             with self._zip.open(info) as stream:
                 content = stream.read(bound + 1)  # decompresses at most bound + 1 bytes
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
             raise UnreadableFile(f"the part {stored!r} cannot be unpacked ({exc})") from exc
         size = len(content)
         if size > bound:
@@ -116,7 +118,7 @@ def refuse_declarations(xml: bytes, part: str) -> None:
         )
 
 
-def parse_small_xml(xml: bytes, part: str) -> SafeElementTree.Element:  # type: ignore[name-defined]
+def parse_small_xml(xml: bytes, part: str) -> Any:
     """Parse a small XML part with defusedxml (no DTD, no entities, no external references)."""
     refuse_declarations(xml, part)
     try:

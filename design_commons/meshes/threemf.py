@@ -8,6 +8,7 @@ any vertex is parsed, component cycles and runaway nesting are refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +83,9 @@ def _compose(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
 
 def _check_encoding(xml: bytes, part: str) -> None:
     declared = _ENCODING.match(xml.lstrip(b"\xef\xbb\xbf"))
-    if declared and declared.group(1).decode("ascii", "replace").lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise UnreadableFile(f"the part {part!r} declares the encoding {declared.group(1).decode('ascii', 'replace')}; 3MF requires UTF-8")
+    encoding = declared.group(1).decode("ascii", "replace") if declared else "utf-8"
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise UnreadableFile(f"the part {part!r} declares the encoding {encoding}; 3MF requires UTF-8")
     if not xml.isascii():
         try:
             xml.decode("utf-8")
@@ -190,7 +192,7 @@ class _Assembler:
             self.sizes[key] = (min(triangles, 1 << 62), min(instances, 1 << 62))
         return self.sizes[key]
 
-    def instances(self, part: str, object_id: str, transform: np.ndarray):  # type: ignore[no-untyped-def]
+    def instances(self, part: str, object_id: str, transform: np.ndarray) -> Iterator[tuple[str, str, np.ndarray]]:
         """Yield ``(part, object_id, transform)`` for every mesh the object places."""
         obj = self.lookup(part, object_id)
         if obj.triangles is not None and obj.vertices is not None:

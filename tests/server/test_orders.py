@@ -144,9 +144,11 @@ def test_ranking_distance_then_queue_then_idle(client, make_user):
     a.beat("busy", queue_length=3)
     b = Lab(client, operator, "Busy queue 0", 41.40, 2.17, state="busy")
     Lab(client, operator, "Idle queue 0", 41.40, 2.17)
+    Lab(client, operator, "Idle queue 2", 41.40, 2.17).beat("idle", queue_length=2)
+    Lab(client, operator, "Nearer, busy", 41.45, 2.25, state="busy").beat("busy", queue_length=9)
     o = order(citizen, design, lat=41.5, lon=2.3).get_json()
     names = [c["fablab"]["name"] for c in citizen.get(f"/api/v1/orders/{o['id']}/candidates").get_json()["items"]]
-    assert names == ["Idle queue 0", "Busy queue 0", "Busy queue 3"]
+    assert names == ["Nearer, busy", "Idle queue 0", "Busy queue 0", "Idle queue 2", "Busy queue 3"]
     assert b.id != a.id
 
 
