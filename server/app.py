@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)
     app.register_blueprint(openapi_bp)
+
+    from server import web
+
+    web.init_app(app)  # web pages, CSRF on their forms, the site's error pages
     if not settings.redis_url and not settings.eager_tasks:
         hub.tasks.enqueue("resume_pending")
     if settings.sweeper_interval_s > 0:

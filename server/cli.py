@@ -102,16 +102,47 @@ def worker() -> None:
     Worker([Queue("cosmoloc", connection=connection)], connection=connection).work()
 
 
+@main.command("import-labs")
+@click.argument("files", nargs=-1, required=True)
+def import_labs(files: tuple[str, ...]) -> None:
+    """Add labs to the directory from OKW facility records (JSON, YAML) or a CSV list; exit 2 if a file is unusable."""
+    from server.config import ConfigError, Settings
+    from server.fablabs import importing
+    from server.hub import Hub
+
+    try:
+        sources = importing.read_sources(files)
+        _prepare()
+        hub = Hub(Settings.from_env())
+    except (importing.ImportFileError, ConfigError) as exc:
+        click.echo(f"cosmoloc import-labs: {exc}", err=True)
+        sys.exit(2)
+    try:
+        with click.progressbar(length=sum(len(s.records) for s in sources), label="Importing labs",
+                               file=sys.stderr) as bar:
+            report = importing.import_sources(hub.db, sources, progress=bar.update)
+    finally:
+        hub.close()
+    click.echo("\n".join(report.lines()))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
-    """Run the hub with demo designs made on the spot (SQLite, files on disk, work in-process)."""
+    """Run the hub with demo designs and demo labs whose simulated agents make what is ordered."""
+    from server.config import Settings
     from server.demo import seed
+    from server.demo_labs import seed_labs, start_agents
 
     _prepare()
-    seed(progress=lambda msg: click.echo(msg, err=True))
-    click.echo(f"cosmoloc demo: http://{host}:{port}/  (sign in as demo@cosmoloc.example / demo-password)", err=True)
+    say = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    seed(progress=say)
+    configs = seed_labs(Settings.from_env(), f"http://{host}:{port}", progress=say)
+    start_agents(configs)
+    say(f"started {len(configs)} simulated lab agents (logs under the data dir's demo-agents/)")
+    say(f"cosmoloc demo: http://{host}:{port}/")
+    say("  designer: demo@cosmoloc.example / demo-password   operator: operator@cosmoloc.example / demo-password")
     _serve(host, port, 1)
 
 

@@ -50,15 +50,16 @@ def read_stl(data: bytes, limits: Limits) -> np.ndarray:
 
 def _read_binary(data: bytes, limits: Limits) -> np.ndarray:
     (count,) = struct.unpack_from("<I", data, 80)
-    if count > limits.max_triangles:
-        raise LimitExceeded(
-            f"The STL header announces {count:,} triangles; the limit is {limits.max_triangles:,}."
-        )
+    # A header that promises more than the bytes hold is a broken file, not a large one.
     available = (len(data) - _HEADER) // 50
     if available < count:
         raise UnreadableFile(
             f"the header announces {count:,} triangles but the file holds only {available:,} "
             "(it is truncated)"
+        )
+    if count > limits.max_triangles:
+        raise LimitExceeded(
+            f"The STL holds {count:,} triangles; the limit is {limits.max_triangles:,}."
         )
     records = np.frombuffer(data, dtype=STL_RECORD, count=count, offset=_HEADER)
     triangles = np.ascontiguousarray(records["vertices"])

@@ -130,8 +130,14 @@ def test_header_announcing_a_billion_triangles_is_refused_before_allocation() ->
     result = validate(data, "huge.stl")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert codes(result) == {"too_large"}
+    assert codes(result) == {"parse_error"}  # the bytes cannot hold what the header promises
+    assert "truncated" in result.report.issues[0].message
     assert peak < 10_000_000
+
+
+def test_binary_stl_past_the_triangle_limit_is_too_large(box: trimesh.Trimesh) -> None:
+    result = validate(stl_bytes(box), "box.stl", limits=Limits(max_triangles=5))
+    assert codes(result) == {"too_large"}
 
 
 def test_triangle_limit_applies_to_ascii_stl(box: trimesh.Trimesh) -> None:

@@ -1,0 +1,176 @@
+"""The operator dashboard: offers and jobs of the labs you run, answered from the browser (for labs
+without an agent) through the same lab actions the node endpoints call; editing a lab and its
+machines; rotating the node token; a ready agent config file."""
+from __future__ import annotations
+
+from typing import Any
+
+import tomli_w
+from flask import Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from server.db import utcnow
+from server.edge import db
+from server.errors import ApiError
+from server.fablabs import schemas, service
+from server.fablabs.models import Fablab, LabKind
+from server.orders import lab_actions
+from server.orders import schemas as order_schemas
+from server.orders.models import JobState
+from server.orders.service import capacity_appeared
+from server.web import labforms
+from server.web.fablabs import lab_json
+from server.web.site import bp, form_page, rules, settings, sign_in_required, signed_in
+
+RECENT_DONE = 10
+
+
+def _my_labs(account: Any) -> list[Fablab]:
+    return list(db().scalars(select(Fablab).where(Fablab.operator_id == account.id).order_by(Fablab.name)))
+
+
+def _own_lab(lab_id: int) -> Fablab:
+    lab = service.get_lab(db(), lab_id)
+    service.require_operator(lab, signed_in())
+    return lab
+
+
+def _jobs(lab: Fablab, *states: JobState) -> list[dict[str, Any]]:
+    rows = []
+    for state in states:
+        rows += list(db().scalars(lab_actions.jobs_query(lab, state.value).limit(50)))
+    return [order_schemas.job_json(j, None) for j in sorted(rows, key=lambda j: j.id, reverse=True)]
+
+
+@bp.get("/dashboard")
+@sign_in_required
+def dashboard() -> Any:
+    labs = []
+    for lab in _my_labs(signed_in()):
+        labs.append({"lab": lab_json(lab), "offers": _jobs(lab, JobState.OFFERED),
+                     "active": _jobs(lab, JobState.ACCEPTED, JobState.IN_PRODUCTION),
+                     "done": _jobs(lab, JobState.COMPLETED, JobState.FAILED)[:RECENT_DONE]})
+    return render_template("dashboard/index.html", labs=labs)
+
+
+def _act(lab_id: int, job_id: int, done: str, action: Any, *args: Any) -> Any:
+    lab = _own_lab(lab_id)
+    try:
+        action(db(), lab, job_id, *args)
+        db().commit()
+        flash(done, "ok")
+    except ApiError as exc:
+        if exc.keep_changes:
+            db().commit()
+        else:
+            db().rollback()
+        if exc.status in (401, 403, 404):
+            raise
+        flash(exc.detail, "error")
+    return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/jobs/<int:job_id>/accept")
+@sign_in_required
+def accept_job(lab_id: int, job_id: int) -> Any:
+    return _act(lab_id, job_id, "Offer accepted. The citizen can see it.", lab_actions.accept,
+                request.form.get("machine_key") or None, rules(), utcnow())
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/jobs/<int:job_id>/decline")
+@sign_in_required
+def decline_job(lab_id: int, job_id: int) -> Any:
+    reason = request.form.get("reason", "").strip() or "declined by the operator"
+    return _act(lab_id, job_id, "Offer declined; the order goes to the next lab.", lab_actions.decline,
+                reason[:500], rules(), utcnow())
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/jobs/<int:job_id>/progress")
+@sign_in_required
+def job_progress(lab_id: int, job_id: int) -> Any:
+    try:
+        percent = min(max(float(request.form.get("percent", "0")), 0.0), 100.0)
+    except ValueError:
+        flash("Progress is a number from 0 to 100.", "error")
+        return redirect(url_for("web.dashboard"), code=303)
+    job = lab_actions.get_job(db(), _own_lab(lab_id), job_id)
+    return _act(lab_id, job_id, f"Progress set to {percent:.0f}%.", lab_actions.progress, percent, "in_production",
+                job.last_seq + 1, utcnow())
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/jobs/<int:job_id>/complete")
+@sign_in_required
+def complete_job(lab_id: int, job_id: int) -> Any:
+    return _act(lab_id, job_id, "Marked as done. The citizen is told it is ready.", lab_actions.complete,
+                request.form.get("note", "").strip()[:2000], utcnow())
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/jobs/<int:job_id>/fail")
+@sign_in_required
+def fail_job(lab_id: int, job_id: int) -> Any:
+    reason = request.form.get("reason", "").strip() or "the lab could not make it"
+    return _act(lab_id, job_id, "Marked as failed; the order looks for another lab.", lab_actions.fail,
+                reason[:500], rules(), utcnow())
+
+
+def _edit_context(lab: Fablab) -> dict[str, Any]:
+    return {"lab": lab_json(lab), "kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES,
+            "machines": [schemas.machine_json(m) for m in lab.machines], "blank_rows": 1}
+
+
+@bp.route("/dashboard/labs/<int:lab_id>/edit", methods=["GET", "POST"])
+@sign_in_required
+def edit_lab(lab_id: int) -> Any:
+    lab = _own_lab(lab_id)
+    if request.method == "GET":
+        body = lab_json(lab)
+        form = {k: body[k] for k in ("name", "kind", "description", "latitude", "longitude")}
+        form.update(address=lab.address, accepting_orders="on" if lab.accepting_orders else "")
+        return render_template("dashboard/edit.html", form=form, **_edit_context(lab))
+    form = request.form
+    moved = (form.get("address", "").strip() != (lab.address or "")
+             or form.get("latitude", "").strip() != str(lab.latitude) or form.get("longitude", "").strip() != str(lab.longitude))
+    was_open = lab.accepting_orders
+    try:
+        patch = labforms.lab_patch(form, moved)
+        lab = service.update(db(), signed_in(), lab, patch)
+        if lab.accepting_orders and (not was_open or patch.machines is not None):
+            capacity_appeared(db(), lab.latitude, lab.longitude, utcnow())  # as the API's PATCH does
+        db().commit()
+    except ApiError as exc:
+        db().rollback()
+        return form_page("dashboard/edit.html", exc, **_edit_context(_own_lab(lab_id)))
+    flash("Lab saved.", "ok")
+    return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
+
+
+@bp.post("/dashboard/labs/<int:lab_id>/token")
+@sign_in_required
+def rotate_token(lab_id: int) -> Any:
+    lab = _own_lab(lab_id)
+    token = service.rotate_token(db(), signed_in(), lab)
+    db().commit()
+    return render_template("dashboard/token.html", lab=lab_json(lab), token=token, registered=False)
+
+
+def agent_config(lab: Fablab, hub_url: str) -> str:
+    """The agent TOML for this lab (DESIGN.md format). The token is never in it: it goes in ``token_file``."""
+    doc = {"hub": hub_url, "token_file": "node-token", "state_dir": "agent-state", "poll_interval_s": 10,
+           "accept": "manual",
+           "machines": [{"key": m.key, "name": m.name, "process": m.process,
+                         "build_volume_mm": [m.build_x_mm, m.build_y_mm, m.build_z_mm],
+                         "materials": list(m.materials or []), "driver": "manual"} for m in lab.machines]}
+    head = (f"# cosmoloc agent for {lab.name} (lab {lab.id}).\n"
+            "# Save the node token shown once on the hub into the file named by token_file, next to this file\n"
+            "# (or set COSMOLOC_NODE_TOKEN). Run: cosmoloc agent --config lab.toml\n"
+            "# accept = \"auto\" lets the agent accept offers a free machine can make; drivers: simulated | manual | octoprint\n")
+    return head + tomli_w.dumps(doc)
+
+
+@bp.get("/dashboard/labs/<int:lab_id>/agent.toml")
+@sign_in_required
+def agent_toml(lab_id: int) -> Response:
+    lab = _own_lab(lab_id)
+    hub_url = settings().base_url or request.host_url.rstrip("/")
+    return Response(agent_config(lab, hub_url), mimetype="application/toml",
+                    headers={"Content-Disposition": f'attachment; filename="lab-{lab.id}.toml"'})

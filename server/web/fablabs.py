@@ -1,0 +1,93 @@
+"""The lab directory (map and list), a lab's page with its machines, and registering a lab."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import render_template, request
+
+from server.db import utcnow
+from server.edge import db, paginate
+from server.errors import ApiError
+from server.fablabs import schemas, service
+from server.fablabs.models import LabKind
+from server.web import labforms
+from server.web.charts import availability_svg
+from server.web.site import bp, form_page, settings, sign_in_required, signed_in
+
+PER_PAGE = 25
+HISTORY_HOURS = 24
+
+
+def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
+    online = service.is_online(lab, utcnow(), settings().node_stale_after_s)
+    return schemas.fablab_json(lab, online, distance_km)
+
+
+def _place(args: Any) -> tuple[float, float, str] | None:
+    """The point the directory is centred on: the browser's location, or a typed place geocoded."""
+    lat, lon, place = args.get("latitude"), args.get("longitude"), (args.get("place") or "").strip()
+    if lat and lon:
+        try:
+            return float(lat), float(lon), place or "your location"
+        except ValueError:
+            pass
+    if place:
+        where = service.resolve_location(None, None, place)
+        return where.latitude, where.longitude, place
+    return None
+
+
+@bp.get("/fablabs")
+def directory() -> Any:
+    args = request.args
+    try:
+        page = max(1, int(args.get("page", 1)))
+        radius = min(max(float(args.get("radius_km") or service.DEFAULT_RADIUS_KM), 1.0), service.MAX_RADIUS_KM)
+    except ValueError:
+        page, radius = 1, service.DEFAULT_RADIUS_KM
+    process = args.get("process") or None
+    if process not in schemas.PROCESSES:
+        process = None
+    error, centre = None, None
+    try:
+        centre = _place(args)
+    except ApiError as exc:
+        error = exc.detail
+    if centre is not None:
+        hits, total = service.near(db(), centre[0], centre[1], radius, process, page, PER_PAGE)
+        labs = [lab_json(lab, d) for lab, d in hits]
+    else:
+        rows, total = paginate(db(), service.listing(process), page, PER_PAGE)
+        labs = [lab_json(lab) for lab in rows]
+    status = 422 if error else 200
+    return render_template("fablabs/directory.html", labs=labs, total=total, page=page,
+                           pages=max(1, -(-total // PER_PAGE)), args=args, processes=schemas.PROCESSES,
+                           centre=centre, radius=radius, error=error), status
+
+
+@bp.get("/fablabs/<int:lab_id>")
+def lab(lab_id: int) -> Any:
+    row = service.get_lab(db(), lab_id)
+    now = utcnow()
+    since = now - dt.timedelta(hours=HISTORY_HOURS)
+    history = service.history(db(), row, since)
+    stale = settings().node_stale_after_s
+    charts = {key: availability_svg(samples, since, now, stale) for key, samples in history.items()}
+    me = signed_in()
+    return render_template("fablabs/lab.html", lab=lab_json(row), charts=charts,
+                           is_operator=me is not None and row.operator_id == me.id)
+
+
+@bp.route("/fablabs/new", methods=["GET", "POST"])
+@sign_in_required
+def register() -> Any:
+    context = {"kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES, "machines": [], "blank_rows": 2}
+    if request.method == "GET":
+        return render_template("fablabs/new.html", form={"accepting_orders": "on"}, **context)
+    try:
+        new_lab, token = service.register(db(), signed_in(), labforms.new_lab(request.form))
+        db().commit()
+    except ApiError as exc:
+        return form_page("fablabs/new.html", exc, **context)
+    return render_template("dashboard/token.html", lab=lab_json(new_lab), token=token, registered=True)
