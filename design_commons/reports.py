@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     ERROR = "error"  # blocks manufacture
     WARNING = "warning"  # shown, does not block
     INFO = "info"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PENDING = "pending"
     PASSED = "passed"
     WARNINGS = "warnings"
