@@ -106,6 +106,8 @@ def worker() -> None:
 @click.argument("files", nargs=-1, required=True)
 def import_labs(files: tuple[str, ...]) -> None:
     """Add labs to the directory from OKW facility records (JSON, YAML) or a CSV list; exit 2 if a file is unusable."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from server.config import ConfigError, Settings
     from server.fablabs import importing
     from server.hub import Hub
@@ -114,7 +116,7 @@ def import_labs(files: tuple[str, ...]) -> None:
         sources = importing.read_sources(files)
         _prepare()
         hub = Hub(Settings.from_env())
-    except (importing.ImportFileError, ConfigError) as exc:
+    except (importing.ImportFileError, ConfigError, SQLAlchemyError) as exc:
         click.echo(f"cosmoloc import-labs: {exc}", err=True)
         sys.exit(2)
     try:

@@ -239,12 +239,19 @@ def test_world_csv_from_the_corpus(db: Database) -> None:
 # ---------------------------------------------------------------- directory and orders
 
 
-def test_imported_labs_are_listed_but_never_eligible(app: Any, client: Any) -> None:
+def test_imported_labs_are_listed_but_never_eligible(app: Any, client: Any, make_user: Any) -> None:
     from server.orders.matching import candidates
     from server.orders.models import Order
 
+    operator = make_user("operator")
+    r = operator.post("/api/v1/fablabs", json={"name": "Harness MoM Laser-Only", "kind": "fablab",
+                                                "latitude": 48.8502, "longitude": 2.3498})
+    assert r.status_code == 201
     hub = app.extensions["cosmoloc.hub"]
-    importing.import_sources(hub.db, importing.read_sources(places(MOM_SPACES)))
+    report = importing.import_sources(hub.db, importing.read_sources(places(MOM_SPACES)))
+    # a lab its operator registered is left alone, not duplicated
+    assert report.imported == 2 and report.skipped == {"already in the directory, run by its operator": 1}
+    assert client.get(f"/api/v1/fablabs/{r.get_json()['id']}").get_json()["source"] == "registered"
     body = client.get("/api/v1/fablabs?near=52.37,4.89&radius_km=20").get_json()
     (lab,) = [item for item in body["items"] if item["name"] == "Harness MoM 3DP Lab"]
     assert lab["operator"] is None and lab["claimed"] is False and lab["source"] == "import"
