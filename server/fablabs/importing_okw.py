@@ -52,12 +52,14 @@ def source(path: Path, raw: bytes) -> Source:
     try:
         data = json.loads(text)
         fmt = "okw, json"
+    except RecursionError:
+        raise ImportFileError(f"{path}: nested too deeply") from None
     except ValueError:
         import yaml
 
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, RecursionError) as exc:
             raise ImportFileError(f"{path}: neither JSON nor YAML ({str(exc).splitlines()[0]})") from None
         fmt = "okw, yaml"
     records = records_of(data)
@@ -117,9 +119,9 @@ def _sides(value: Any) -> list[float | None]:
     if isinstance(value, list | tuple):
         return [_length(v) for v in value]
     if isinstance(value, str):
-        unit = re.search(r"(mm|cm|in|m)\s*$", value.strip().lower())
+        suffix = re.search(r"(mm|cm|in|m)\s*$", value.strip().lower())
         numbers = re.findall(r"\d+(?:\.\d+)?", value)
-        return [_length(float(n), unit.group(1) if unit else "mm") for n in numbers]
+        return [_length(float(n), suffix.group(1) if suffix else "mm") for n in numbers]
     return []
 
 
@@ -169,6 +171,7 @@ def machines_of(record: dict[str, Any]) -> tuple[list[MachineSpec], int]:
             out.append(spec)
     if not out:
         listed = record.get("manufacturing_processes") or record.get("processes") or []
+        listed = [listed] if isinstance(listed, str) else listed
         for process in dict.fromkeys(p for p in map(process_of, listed if isinstance(listed, list) else []) if p):
             spec = machine_spec(process, PROCESS_LABELS[process], process, None)
             if spec is not None:
@@ -188,6 +191,8 @@ def _flatten_feature(record: dict[str, Any]) -> dict[str, Any]:
 def _point(record: dict[str, Any], location: dict[str, Any]) -> tuple[Any, Any]:
     """Latitude and longitude as given (numbers or text), from the first place the record has them."""
     for holder in (location.get("coordinates"), record.get("coordinates"), location, record):
+        if isinstance(holder, list) and len(holder) == 2:  # OKW order: latitude, longitude
+            return holder[0], holder[1]
         if isinstance(holder, dict):
             lat = next((holder[k] for k in ("lat", "latitude") if holder.get(k) not in (None, "")), None)
             lon = next((holder[k] for k in ("lon", "lng", "long", "longitude") if holder.get(k) not in (None, "")),
@@ -214,13 +219,18 @@ def interpret(record: Any, filename: str) -> Outcome:
     name = clean(record.get("name") or record.get("title"), 200)
     if not name:
         return Skip("no name")
-    location = record.get("location") if isinstance(record.get("location"), dict) else {}
-    address = location.get("address") if isinstance(location.get("address"), dict) else {}
+    location: dict[str, Any] = record["location"] if isinstance(record.get("location"), dict) else {}
+    address: dict[str, Any] = location["address"] if isinstance(location.get("address"), dict) else {}
     city = clean(address.get("city") or location.get("city") or record.get("city"), 200)
     country = clean(address.get("country") or location.get("country") or record.get("country"), 100)
     region = clean(address.get("region"), 200)
+    cities = [c for c in (city, f"{city}, {region}" if city and region else "") if c]
+    written = clean(location.get("address"), 500)  # an address as one line: "Carrer X 1, Barcelona, Spain"
+    if written and not city:
+        *head, last = [p.strip() for p in written.split(",")]
+        cities, country = ([", ".join(head)], country or last) if head else ([written], country)
     lat, lon = _point(record, location)
-    located = locate(lat, lon, [c for c in (city, f"{city}, {region}" if city and region else "") if c], country)
+    located = locate(lat, lon, cities, country)
     if isinstance(located, Skip):
         return located
     machines, ignored = machines_of(record)
@@ -230,8 +240,9 @@ def interpret(record: Any, filename: str) -> Outcome:
     kind = next((k for k in (kind_of(category), kind_of(name)) if isinstance(k, LabKind)), None) or \
         (LabKind.COMPANY if access.startswith("restricted") else LabKind.MAKERSPACE)
     street = " ".join(clean(address.get(k), 200) for k in ("number", "street") if clean(address.get(k)))
-    full_address = ", ".join(p for p in (street, clean(address.get("district")), city, region,
-                                          clean(address.get("postcode")), country) if p)
+    full_address = written or ", ".join(p for p in (street, clean(address.get("district")), city, region,
+                                                    clean(address.get("postcode")), country) if p)
+    city = city or (located.label.rpartition(",")[0] if located.approximate else "")
     link = clean(record.get("url") or record.get("space") or record.get("website"), 300)
     parts = [clean(record.get("description"), 3000), f"Status in the source: {status}" if status else "",
              f"Access: {record['access_type']}" if access else "", f"Website: {link}" if link else "",

@@ -203,7 +203,17 @@
     });
   }
 
+  /* Forms that undo something ask first (without JavaScript they just go). */
+  function confirming(root) {
+    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.dataset.confirm)) { ev.preventDefault(); }
+      });
+    });
+  }
+
   function init(root) {
+    confirming(root);
     uploadForms(root);
     licencePicker(root);
     useLocation(root);

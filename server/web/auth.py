@@ -8,7 +8,7 @@ from flask import redirect, render_template, request, session, url_for
 from server.accounts import service
 from server.edge import db
 from server.errors import ApiError
-from server.web.site import bp, form_page, safe_next, sign_in_required, signed_in
+from server.web.site import bp, form_page, safe_next, secret_page, sign_in_required, signed_in
 
 
 def _start_session(account: Any) -> None:
@@ -60,7 +60,7 @@ def tokens() -> Any:
     if request.method == "POST":
         _row, new_token = service.issue_token(db(), me, request.form.get("name", "").strip() or "web")
         db().commit()
-    return render_template("auth/tokens.html", tokens=service.list_tokens(db(), me), new_token=new_token)
+    return secret_page("auth/tokens.html", tokens=service.list_tokens(db(), me), new_token=new_token)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

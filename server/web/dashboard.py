@@ -20,7 +20,7 @@ from server.orders.models import JobState
 from server.orders.service import capacity_appeared
 from server.web import labforms
 from server.web.fablabs import lab_json
-from server.web.site import bp, form_page, rules, settings, sign_in_required, signed_in
+from server.web.site import bp, form_page, rules, secret_page, settings, sign_in_required, signed_in
 
 RECENT_DONE = 10
 
@@ -150,7 +150,7 @@ def rotate_token(lab_id: int) -> Any:
     lab = _own_lab(lab_id)
     token = service.rotate_token(db(), signed_in(), lab)
     db().commit()
-    return render_template("dashboard/token.html", lab=lab_json(lab), token=token, registered=False)
+    return secret_page("dashboard/token.html", lab=lab_json(lab), token=token, registered=False)
 
 
 def agent_config(lab: Fablab, hub_url: str) -> str:

@@ -13,7 +13,7 @@ from server.fablabs import schemas, service
 from server.fablabs.models import LabKind
 from server.web import labforms
 from server.web.charts import availability_svg
-from server.web.site import bp, form_page, settings, sign_in_required, signed_in
+from server.web.site import bp, form_page, secret_page, settings, sign_in_required, signed_in
 
 PER_PAGE = 25
 HISTORY_HOURS = 24
@@ -90,4 +90,4 @@ def register() -> Any:
         db().commit()
     except ApiError as exc:
         return form_page("fablabs/new.html", exc, **context)
-    return render_template("dashboard/token.html", lab=lab_json(new_lab), token=token, registered=True)
+    return secret_page("dashboard/token.html", lab=lab_json(new_lab), token=token, registered=True)

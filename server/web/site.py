@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 
 from server.edge import current_account, db
 from server.errors import ApiError
@@ -59,6 +59,13 @@ def sign_in_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def secret_page(template: str, **context: Any) -> Any:
+    """A page that shows a token once: never kept in a cache or the browser's history."""
+    response = make_response(render_template(template, **context))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def form_page(template: str, error: ApiError | str | None = None, status: int | None = None, **context: Any) -> Any:

@@ -33,7 +33,7 @@ class HubProcess:
         self.log = data_dir / f"hub-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> "HubProcess":
+    def start(self, timeout: float = 60) -> HubProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")  # noqa: SIM115 (closed by the process)
         self.proc = subprocess.Popen(
