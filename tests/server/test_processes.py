@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests.conftest import POSTGRES_URL, _pg_state, _postgres_admin
-from tests.server.hubproc import Client, HubProcess, publish_cube, register_lab
+from tests.server.hubproc import REPO, Client, HubProcess, publish_cube, register_lab
 
 pytestmark = pytest.mark.slow
 
@@ -230,3 +230,57 @@ def test_hub_killed_mid_flight_resumes(tmp_path: Path) -> None:
     finally:
         hub.stop()
 
+
+
+def _redis_url() -> str | None:
+    import redis
+
+    url = "redis://127.0.0.1:6379/7"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def test_background_work_on_rq_workers(tmp_path: Path, fresh_postgres: str) -> None:
+    """At scale: hub processes put validation on Redis and a separate `cosmoloc worker` does it."""
+    import subprocess
+    import sys
+
+    import redis
+
+    url = _redis_url()
+    if url is None:
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    redis.Redis.from_url(url).flushdb()
+    data = tmp_path / "data"
+    env = {"COSMOLOC_REDIS_URL": url}
+    hub = HubProcess(data, fresh_postgres, workers=2, **env).start()
+    worker = None
+    try:
+        designer = Client(hub.url, "designer")
+        import trimesh
+
+        cube = bytes(trimesh.creation.box(extents=(20, 20, 20)).export(file_type="stl"))
+        r = designer.post("/designs", data={"title": "Queued", "license": "MIT"}, files=[("files", ("c.stl", cube))])
+        design = r.json()
+        time.sleep(2)
+        pending = designer.get(f"/designs/{design['id']}").json()["versions"][0]["files"][0]
+        assert pending["validation"]["status"] == "pending"  # no worker yet: the hub itself does not validate
+        worker = subprocess.Popen([sys.executable, "-m", "server.cli", "worker"], cwd=str(REPO),
+                                  env={**hub.env}, stdout=open(data / "worker.log", "ab"), stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            f = designer.get(f"/designs/{design['id']}").json()["versions"][0]["files"][0]
+            if f["validation"]["status"] != "pending":
+                break
+            time.sleep(0.5)
+        assert f["validation"]["status"] == "passed" and f["thumbnail_url"], (data / "worker.log").read_text()[-2000:]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=20)
+        hub.stop()
+        redis.Redis.from_url(url).flushdb()
