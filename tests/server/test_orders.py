@@ -252,3 +252,57 @@ def trimesh_open_box() -> bytes:
     box = trimesh.creation.box(extents=(20, 20, 20))
     box.update_faces([i for i in range(len(box.faces)) if i != 0])
     return bytes(box.export(file_type="stl"))
+
+
+def test_unmatched_order_retried_when_a_lab_opens_or_comes_online(app, client, make_user):
+    designer, operator, citizen = make_user("designer"), make_user("operator"), make_user("citizen")
+    design = publish(designer)
+    closed = Lab(client, operator, "Closed lab", 41.39, 2.17)
+    r = client.patch(f"/api/v1/fablabs/{closed.id}", json={"accepting_orders": False}, headers=operator.headers)
+    assert r.status_code == 200
+    asleep = Lab(client, operator, "Asleep lab", 41.40, 2.18, online=False)
+    o = order(citizen, design).get_json()
+    assert o["status"] == "unmatched"
+    asleep.beat("idle")  # comes online
+    assert sweep(app) == (0, 1)
+    assert citizen.get(f"/api/v1/orders/{o['id']}").get_json()["fablab"]["name"] == "Asleep lab"
+    second = order(citizen, design, lat=41.38, lon=2.16).get_json()
+    job = asleep.jobs("offered")
+    assert [j["order_id"] for j in job] == [second["id"], o["id"]]
+    for j in job:
+        assert asleep.post(j["id"], "decline", reason="closing for the day").status_code == 200
+    assert citizen.get(f"/api/v1/orders/{second['id']}").get_json()["status"] == "unmatched"
+    r = client.patch(f"/api/v1/fablabs/{closed.id}", json={"accepting_orders": True}, headers=operator.headers)
+    assert sweep(app) == (0, 2)
+    assert citizen.get(f"/api/v1/orders/{second['id']}").get_json()["fablab"]["name"] == "Closed lab"
+
+
+def test_orders_wait_in_validating_then_match_or_are_rejected(app, client, make_user):
+    from server.tasks import TASKS
+
+    hub = app.extensions["cosmoloc.hub"]
+    queued: list[tuple[str, tuple]] = []
+
+    class Held:
+        """Keeps the background work until the test lets it run."""
+
+        def enqueue(self, name, *args):
+            queued.append((name, args))
+
+        def shutdown(self):
+            pass
+
+    hub._tasks = Held()
+    designer, operator, citizen = make_user("designer"), make_user("operator"), make_user("citizen")
+    good, bad = publish(designer), publish(designer, trimesh_open_box())
+    Lab(client, operator, "Lab", 41.39, 2.17)
+    waiting = order(citizen, good).get_json()
+    doomed = order(citizen, bad).get_json()
+    assert waiting["status"] == doomed["status"] == "validating"
+    assert [e["kind"] for e in waiting["events"]] == ["created", "validating"]
+    for name, args in queued:
+        TASKS[name](hub, *args)
+    waiting = citizen.get(f"/api/v1/orders/{waiting['id']}").get_json()
+    assert waiting["status"] == "offered" and waiting["fablab"]["name"] == "Lab"
+    doomed = citizen.get(f"/api/v1/orders/{doomed['id']}").get_json()
+    assert doomed["status"] == "rejected" and doomed["events"][-1]["kind"] == "rejected"
