@@ -137,6 +137,7 @@ def demo(host: str, port: int) -> None:
     from server.demo import seed
     from server.demo_labs import seed_labs, start_agents
 
+    os.environ.setdefault("COSMOLOC_POLL_INTERVAL_S", "3")  # demo agents answer within seconds
     _prepare()
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     seed(progress=say)

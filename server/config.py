@@ -31,6 +31,7 @@ class Settings:
     offer_ttl_s: int = 900
     node_stale_after_s: int = 300
     max_upload_mb: int = 100
+    poll_interval_s: int = 10  # how often agents are asked to heartbeat and poll
     # background work in-process (embedded default) runs on this many threads
     inline_workers: int = 2
     # run background work synchronously inside the request (tests that want determinism)
@@ -52,6 +53,7 @@ class Settings:
             "offer_ttl_s": _int("COSMOLOC_OFFER_TTL_S", 900),
             "node_stale_after_s": _int("COSMOLOC_NODE_STALE_AFTER_S", 300),
             "max_upload_mb": _int("COSMOLOC_MAX_UPLOAD_MB", 100),
+            "poll_interval_s": _int("COSMOLOC_POLL_INTERVAL_S", 10),
             "base_url": os.environ.get("COSMOLOC_BASE_URL", ""),
             "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from server.db import utcnow
 from server.designs.models import Blob
@@ -20,9 +20,6 @@ from server.orders.routes import rules
 
 bp = Blueprint("node_api", __name__, url_prefix="/api/v1/node")
 
-POLL_INTERVAL_S = 10
-
-
 @bp.post("/heartbeat")
 def heartbeat() -> Any:
     lab = current_lab()
@@ -31,7 +28,7 @@ def heartbeat() -> Any:
     if fablabs.heartbeat(db(), lab, beat, now, rules().stale_after_s):
         orders.capacity_appeared(db(), lab.latitude, lab.longitude, now)
     db().commit()
-    return jsonify({"server_time": now.isoformat(), "poll_interval_s": POLL_INTERVAL_S,
+    return jsonify({"server_time": now.isoformat(), "poll_interval_s": current_app.config["COSMOLOC"].poll_interval_s,
                     "offered_jobs": lab_actions.offered_count(db(), lab.id)})
 
 
