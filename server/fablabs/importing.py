@@ -22,11 +22,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from server.db import Database, utcnow
 from server.fablabs import geocoding
-from server.fablabs.models import Fablab, LabKind
+from server.fablabs.models import Fablab, LabKind, Machine
 from server.fablabs.schemas import MachineIn
 from server.fablabs.service import Location, _machine, place_lab
 
@@ -116,28 +116,30 @@ def clean(value: Any, limit: int = 500) -> str:
     return " ".join(str(value).split())[:limit]
 
 
+_KIND_WORDS: tuple[tuple[tuple[str, ...], LabKind], ...] = (
+    (("fab lab", "fablab", "fab_lab", "mini fab"), LabKind.FABLAB),
+    (("cooperative", "co op", "coop"), LabKind.COOPERATIVE),
+    (("makerspace", "maker space", "hackerspace", "hacker space", "hacklab", "biohack", "techshop", "men's shed",
+      "repair cafe", "distributed", "diy"), LabKind.MAKERSPACE),
+    (("nonprofit", "non profit", "ngo", "school", "educ", "university", "library", "museum", "gallery", "government",
+      "public", "appropriate tech", "living", "association", "foundation"), LabKind.NONPROFIT),
+    (("company", "business", "hub", "incubator", "accelerator", "co working", "coworking", "cluster", "marketplace",
+      "manufactur", "service bureau", "print shop"), LabKind.COMPANY),
+    (("individual", "personal", "home"), LabKind.INDIVIDUAL),
+)
+# each word matches at the start of a word: "hub" in "Tech Hub", not in "GitHub"
+_KIND_PATTERNS = [(re.compile("|".join(r"\b" + re.escape(w) for w in words)), kind) for words, kind in _KIND_WORDS]
+_EVENT = re.compile(r"(an? )?(event|festival|fair|faire|maker faire|conference|meetup|hackathon)s?")
+
+
 def kind_of(text: str) -> LabKind | str | None:
     """The lab kind a category word suggests, ``"event"`` for festivals and fairs, None when unknown."""
     t = geocoding.fold(text)
     if not t:
         return None
-    if re.fullmatch(r"(an? )?(event|festival|fair|faire|maker faire|conference|meetup|hackathon)s?", t):
+    if _EVENT.fullmatch(t):
         return "event"
-    rules: tuple[tuple[tuple[str, ...], LabKind | str], ...] = (
-        (("fab lab", "fablab", "fab_lab", "mini fab"), LabKind.FABLAB),
-        (("cooperative", "co op", "coop"), LabKind.COOPERATIVE),
-        (("makerspace", "maker space", "hackerspace", "hacker space", "hacklab", "biohack", "techshop",
-          "men's shed", "repair cafe", "distributed", "diy"), LabKind.MAKERSPACE),
-        (("nonprofit", "non profit", "ngo", "school", "educ", "university", "library", "museum", "gallery",
-          "government", "public", "appropriate tech", "living", "association", "foundation"), LabKind.NONPROFIT),
-        (("company", "business", "hub", "incubator", "accelerator", "co working", "coworking", "cluster",
-          "marketplace", "manufactur", "service bureau", "print shop"), LabKind.COMPANY),
-        (("individual", "personal", "home"), LabKind.INDIVIDUAL),
-    )
-    for words, kind in rules:
-        if any(w in t for w in words):
-            return kind
-    return None
+    return next((kind for pattern, kind in _KIND_PATTERNS if pattern.search(t)), None)
 
 
 def is_active(status: str) -> bool:
@@ -189,7 +191,6 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
     return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
-
 
 
 # ---------------------------------------------------------------- reading files
@@ -354,8 +355,11 @@ def _write(session: Session, directory: Directory, outcomes: Sequence[Outcome], 
     keys = {id(c): import_key(c) for c in outcomes if isinstance(c, Candidate)}
     wanted = {e.lab_id for c in outcomes if isinstance(c, Candidate)
               for e in [directory.match(c, keys[id(c)])] if e is not None and e.imported and e.lab_id is not None}
+    # only what a merge reads: timestamps stay unloaded (reading them back costs more than the rest)
+    options = (selectinload(Fablab.machines).load_only(Machine.key, Machine.process), defer(Fablab.created_at),
+               defer(Fablab.updated_at), defer(Fablab.last_seen_at))
     loaded = {lab.id: lab for lab in session.scalars(
-        select(Fablab).where(Fablab.id.in_(wanted)).options(selectinload(Fablab.machines)))} if wanted else {}
+        select(Fablab).where(Fablab.id.in_(wanted)).options(*options))} if wanted else {}
     touched: list[Entry] = []
     for c in outcomes:
         if isinstance(c, Skip):

@@ -69,7 +69,7 @@ def parse_coordinate(raw: Any) -> Coordinate | None:
         return Coordinate(float(text))
     except ValueError:
         pass
-    hemi = re.fullmatch(r"([NSEWnsew])?\s*(.*?)\s*([NSEWnsew])?", text)
+    hemi = re.fullmatch(r"([NSEWnew])?\s*(.*?)\s*([NSEWnew])?", text)  # a lower-case s marks seconds
     assert hemi is not None
     lead, body, trail = hemi.groups()
     if lead and trail:

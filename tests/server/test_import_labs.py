@@ -65,6 +65,7 @@ def labs(db: Database) -> list[Fablab]:
     ("W 0°7' 39\"", -(7 / 60 + 39 / 3600), True),
     ("38_ 16'40\"", 38 + 16 / 60 + 40 / 3600, True),
     ("12.5 E", 12.5, False),
+    ("51d12m25s", 51 + 12 / 60 + 25 / 3600, True),
 ])
 def test_parse_coordinate(text: str, value: float, dms: bool) -> None:
     c = parse_coordinate(text)
