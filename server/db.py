@@ -7,11 +7,12 @@ uses its own row locks. Requests get one session each; the request edge commits.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -49,6 +50,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dt.datetime: UTCDateTime}
+
+
+def str_enum(e: type[enum.Enum]) -> Enum:
+    """A column holding an enum's values as plain strings (portable; no database enum type to migrate)."""
+    return Enum(e, native_enum=False, length=20, values_callable=lambda x: [m.value for m in x])
 
 
 def utcnow() -> dt.datetime:

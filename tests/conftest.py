@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,28 +40,36 @@ def _postgres_admin() -> Any:
     return _pg_state.get("engine")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, migrated to head; dropped at the end."""
+@contextmanager
+def fresh_postgres_url(prefix: str = "cosmoloc_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database for the block (skipping with the reason when PostgreSQL is away)."""
     admin = _postgres_admin()
     if admin is None:
         pytest.skip(_pg_state["reason"])
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    name = f"cosmoloc_test_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated to head; dropped at the end."""
     from server.db import make_engine
     from server.schema import upgrade
 
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_url() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 def _truncate_all(url: str) -> None:

@@ -47,8 +47,7 @@ def design_ref(design: Design) -> dict[str, Any]:
     return {"id": design.id, "title": design.title}
 
 
-def design_json(design: Design, derivatives: list[Design], ancestors: list[Design]) -> dict[str, Any]:
-    latest = max((v.number for v in design.versions), default=0)
+def _design_fields(design: Design) -> dict[str, Any]:
     return {
         "id": design.id,
         "title": design.title,
@@ -59,7 +58,13 @@ def design_json(design: Design, derivatives: list[Design], ancestors: list[Desig
         "derived_from": design.derived_from_id,
         "created_at": design.created_at.isoformat(),
         "updated_at": design.updated_at.isoformat(),
-        "latest_version": latest,
+        "latest_version": max((v.number for v in design.versions), default=0),
+    }
+
+
+def design_json(design: Design, derivatives: list[Design], ancestors: list[Design]) -> dict[str, Any]:
+    return {
+        **_design_fields(design),
         "versions": [version_json(v) for v in design.versions],
         "lineage": {"ancestors": [design_ref(d) for d in ancestors],
                     "derivatives": [design_ref(d) for d in derivatives]},
@@ -73,15 +78,7 @@ def design_summary(design: Design) -> dict[str, Any]:
     thumb = next((f"/api/v1/files/{f.id}/thumbnail.png" for f in (latest.files if latest else [])
                   if f.thumbnail_sha256), None)
     return {
-        "id": design.id,
-        "title": design.title,
-        "description": design.description,
-        "tags": [t.tag for t in design.tags],
-        "license": licence_json(design.license_id),
-        "owner": {"id": design.owner.id, "name": design.owner.name},
-        "derived_from": design.derived_from_id,
-        "created_at": design.created_at.isoformat(),
-        "latest_version": latest.number if latest else 0,
+        **_design_fields(design),
         "versions": [version_json(latest)] if latest else [],
         "thumbnail_url": thumb,
     }

@@ -4,14 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.db import Base, utcnow
-
-
-def _enum(e: type[enum.Enum]) -> Enum:
-    return Enum(e, native_enum=False, length=20, values_callable=lambda x: [m.value for m in x])
+from server.db import Base, str_enum, utcnow
 
 
 class LabKind(enum.StrEnum):
@@ -43,7 +39,7 @@ class Fablab(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[LabKind] = mapped_column(_enum(LabKind))
+    kind: Mapped[LabKind] = mapped_column(str_enum(LabKind))
     description: Mapped[str] = mapped_column(Text, default="")
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
@@ -84,7 +80,7 @@ class Machine(Base):
     build_y_mm: Mapped[float] = mapped_column(Float)
     build_z_mm: Mapped[float] = mapped_column(Float)
     materials: Mapped[list[str]] = mapped_column(JSON, default=list)
-    state: Mapped[MachineState] = mapped_column(_enum(MachineState), default=MachineState.OFFLINE)
+    state: Mapped[MachineState] = mapped_column(str_enum(MachineState), default=MachineState.OFFLINE)
     state_reported_at: Mapped[dt.datetime | None]
     queue_length: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -100,6 +96,6 @@ class MachineStateSample(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     machine_id: Mapped[int] = mapped_column(ForeignKey("machines.id", ondelete="CASCADE"))
-    state: Mapped[MachineState] = mapped_column(_enum(MachineState))
+    state: Mapped[MachineState] = mapped_column(str_enum(MachineState))
     queue_length: Mapped[int] = mapped_column(default=0)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)

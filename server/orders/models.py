@@ -5,14 +5,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.db import Base, utcnow
-
-
-def _enum(e: type[enum.Enum]) -> Enum:
-    return Enum(e, native_enum=False, length=20, values_callable=lambda x: [m.value for m in x])
+from server.db import Base, str_enum, utcnow
 
 
 class OrderStatus(enum.StrEnum):
@@ -59,7 +55,7 @@ class Order(Base):
     delivery_longitude: Mapped[float] = mapped_column(Float)
     delivery_address: Mapped[str] = mapped_column(String(500), default="")
     max_distance_km: Mapped[float] = mapped_column(Float, default=100.0)
-    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus))
+    status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus))
     fablab_id: Mapped[int | None] = mapped_column(ForeignKey("fablabs.id"))
     distance_km: Mapped[float | None] = mapped_column(Float)
     failed_attempts: Mapped[int] = mapped_column(default=0)
@@ -100,7 +96,7 @@ class Job(Base):
     live_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
     fablab_id: Mapped[int] = mapped_column(ForeignKey("fablabs.id"))
     machine_key: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[JobState] = mapped_column(_enum(JobState))
+    state: Mapped[JobState] = mapped_column(str_enum(JobState))
     distance_km: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[dt.datetime | None]
     progress: Mapped[float] = mapped_column(Float, default=0.0)

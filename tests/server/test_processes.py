@@ -7,17 +7,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import POSTGRES_URL, _pg_state, _postgres_admin
+from tests.conftest import fresh_postgres_url
 from tests.server.hubproc import REPO, Client, HubProcess, publish_cube, register_lab
 
 pytestmark = pytest.mark.slow
@@ -28,15 +26,8 @@ CENTRE = (41.39, 2.17)
 
 @pytest.fixture
 def fresh_postgres() -> Any:
-    admin = _postgres_admin()
-    if admin is None:
-        pytest.skip(_pg_state["reason"])
-    name = f"cosmoloc_proc_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_url("cosmoloc_proc") as url:
+        yield url
 
 
 class LabBot(threading.Thread):
