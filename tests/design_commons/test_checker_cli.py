@@ -54,3 +54,16 @@ def test_unit_option(tmp_path):
     assert json.loads(result.stdout)["metrics"]["bbox_mm"] == [20.0, 20.0, 20.0]
     assert run("--unit", "furlong", str(cube)).returncode == 2
     assert run().returncode == 2
+
+
+def test_the_whole_corpus_through_the_cli() -> None:
+    from tests.conftest import corpus_dir
+
+    files = sorted(str(p) for d in ("meshes", "drawings") for p in corpus_dir(d).iterdir())
+    result = run("--json", *files)
+    assert result.returncode == 1, result.stderr[-2000:]  # some corpus files are broken on purpose
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["file"] for r in reports] == files
+    statuses = {r["status"] for r in reports}
+    assert statuses <= {"passed", "warnings", "failed"} and {"passed", "failed"} <= statuses
+    assert "Traceback" not in result.stderr
