@@ -34,6 +34,10 @@ def init_app(app: Flask) -> None:
     def _after(response: Any) -> Any:
         if response.status_code >= 400:
             discard_new_blobs()
+        if "db_session" in g:
+            # End the transaction before the body is sent: a long download must not hold
+            # SQLite's write lock (or a PostgreSQL snapshot) while it streams.
+            g.db_session.rollback()
         return response
 
     @app.teardown_appcontext
