@@ -31,6 +31,8 @@ def install(extras: str = "") -> None:
     sh(str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     sh(str(PY), "-m", "pip", "install", "-q", "-e", target, cwd=str(ROOT))
+    # Leaflet for the lab map, from the npm registry; without npm the pages fall back to a list.
+    subprocess.call([str(PY), "-m", "server.web.assets"], cwd=str(ROOT))
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
@@ -92,7 +92,9 @@ def current_account(required: bool = True) -> Any:
             account = service.account_for_token(db(), token)
             if account is None:
                 raise ApiError(401, "invalid_token", "The bearer token is not valid or was revoked.")
-        else:
+        elif not request.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
+            # The API's writes take bearer tokens only: a browser's session cookie may read through the API
+            # (the pages poll it) but never change anything there, since the API has no CSRF token.
             account_id = _session_account_id()
             if account_id is not None:
                 account = service.get_account(db(), account_id)
@@ -186,3 +188,38 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
         return wrapper
 
     return decorate
+
+
+class TrackedStore:
+    """The hub's file store, remembering each new file so a failed request removes it again."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def put_stream(self, stream: Any) -> tuple[str, int, bool]:
+        sha, size, created = self._store.put_stream(stream)
+        if created:
+            track_new_blob(sha)
+        return sha, size, created
+
+
+def tracked_store() -> TrackedStore:
+    return TrackedStore(current_app.extensions["cosmoloc.store"])
+
+
+def send_blob(sha256: str, mimetype: str, filename: str | None = None) -> Response:
+    etag = f'"{sha256}"'
+    if request.headers.get("If-None-Match") in (etag, sha256):
+        return Response(status=304, headers={"ETag": etag})
+    store = current_app.extensions["cosmoloc.store"]
+    response = Response(store.iter_chunks(sha256), mimetype=mimetype)
+    response.headers["ETag"] = etag
+    response.headers["Content-Length"] = str(store.path(sha256).stat().st_size)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    if filename:
+        safe = filename.replace('"', "")
+        response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response

@@ -59,3 +59,11 @@ def validate_stored_file(database: Database, store: BlobStore, limits: Limits, f
             on_done(session, file_id, status)  # orders waiting for this file move on in the same transaction
     log.info("validated file %s: %s", file_id, status)
     return status
+
+
+def queue_validation(tasks: Any, design: Any) -> None:
+    """Queue validation of the design's files still waiting for it (call after the commit)."""
+    for version in design.versions:
+        for row in version.files:
+            if row.validation_status == ValidationStatus.PENDING:
+                tasks.enqueue("validate_file", row.id)

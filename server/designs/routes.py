@@ -10,7 +10,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from design_commons import okh
 from design_commons.sandbox import validate_isolated
 from server.designs import schemas, service
-from server.edge import current_account, db, idempotent, list_response, page_args, paginate, track_new_blob
+from server.designs.processing import queue_validation
+from server.edge import current_account, db, idempotent, list_response, page_args, paginate, send_blob, tracked_store
 from server.errors import invalid, not_found
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
@@ -24,32 +25,9 @@ def _uploads(field: str = "files") -> list[service.Upload]:
     return [service.Upload(f.filename or "", f.stream) for f in request.files.getlist(field)]
 
 
-def _after_commit_validate(design: Any) -> None:
-    for version in design.versions:
-        for row in version.files:
-            if row.validation_status.value == "pending":
-                hub().tasks.enqueue("validate_file", row.id)
-
-
 def _full(design: Any) -> dict[str, Any]:
     session = db()
     return schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
-
-
-class _Tracked:
-    """Wraps the store so every new blob is remembered and removed if the request fails."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def put_stream(self, stream: Any) -> tuple[str, int, bool]:
-        sha, size, created = self._store.put_stream(stream)
-        if created:
-            track_new_blob(sha)
-        return sha, size, created
 
 
 @bp.post("/designs")
@@ -57,11 +35,11 @@ class _Tracked:
 def publish() -> tuple[dict[str, Any], int]:
     account = current_account()
     form = request.form
-    design = service.publish(db(), _Tracked(hub().store), account, form.get("title", ""), form.get("license", ""),
+    design = service.publish(db(), tracked_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
                              form.get("unit"), _uploads())
     body = _full(design)
-    request.on_commit = lambda: _after_commit_validate(design)  # type: ignore[attr-defined]
+    request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
 
 
@@ -78,10 +56,10 @@ def _run_after_commit(response: Response) -> Response:
 def new_version(design_id: int) -> tuple[dict[str, Any], int]:
     account = current_account()
     design = service.get_design(db(), design_id)
-    design = service.add_version(db(), _Tracked(hub().store), account, design, request.form.get("changelog"),
+    design = service.add_version(db(), tracked_store(), account, design, request.form.get("changelog"),
                                  request.form.get("unit"), _uploads())
     body = _full(design)
-    request.on_commit = lambda: _after_commit_validate(design)  # type: ignore[attr-defined]
+    request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
 
 
@@ -113,21 +91,6 @@ def get_okh(design_id: int) -> Any:
 @bp.get("/files/<int:file_id>")
 def get_file(file_id: int) -> Any:
     return jsonify(schemas.file_json(service.get_file(db(), file_id)))
-
-
-def send_blob(sha256: str, mimetype: str, filename: str | None = None) -> Response:
-    etag = f'"{sha256}"'
-    if request.headers.get("If-None-Match") in (etag, sha256):
-        return Response(status=304, headers={"ETag": etag})
-    store = hub().store
-    response = Response(store.iter_chunks(sha256), mimetype=mimetype)
-    response.headers["ETag"] = etag
-    response.headers["Content-Length"] = str(store.path(sha256).stat().st_size)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    if filename:
-        safe = filename.replace('"', "")
-        response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
-    return response
 
 
 @bp.get("/files/<int:file_id>/content")

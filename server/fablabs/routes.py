@@ -71,13 +71,7 @@ def update_lab(lab_id: int) -> Any:
     account = current_account()
     lab = service.get_lab(db(), lab_id)
     service.require_operator(lab, account)
-    patch = json_body(schemas.FablabPatch)
-    was_open = lab.accepting_orders
-    lab = service.update(db(), account, lab, patch)
-    if lab.accepting_orders and (not was_open or patch.machines is not None):
-        from server.orders.service import capacity_appeared
-
-        capacity_appeared(db(), lab.latitude, lab.longitude, utcnow())
+    lab = service.update(db(), account, lab, json_body(schemas.FablabPatch), utcnow())
     db().commit()
     return jsonify(lab_json(lab))
 

@@ -15,7 +15,6 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from server.accounts.models import Account
-from server.db import utcnow
 from server.errors import ApiError, invalid, not_found
 from server.fablabs import geocoding, spatial
 from server.fablabs.models import Fablab, Machine, MachineState, MachineStateSample
@@ -112,8 +111,11 @@ def require_operator(lab: Fablab, account: Account) -> None:
         raise ApiError(403, "not_operator", "Only the lab's operator can change it.")
 
 
-def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch) -> Fablab:
+def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch, now: dt.datetime) -> Fablab:
+    """Apply the operator's changes. A lab that opens to orders or changes its machines may now make
+    what nearby unmatched orders need: they are retried soon."""
     require_operator(lab, operator)
+    was_open = lab.accepting_orders
     fields = patch.model_fields_set
     for name in ("name", "kind", "description", "accepting_orders"):
         if name in fields and getattr(patch, name) is not None:
@@ -134,8 +136,12 @@ def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch)
         for key, m in current.items():
             if key not in wanted:
                 lab.machines.remove(m)
-    lab.updated_at = utcnow()
+    lab.updated_at = now
     session.flush()
+    if lab.accepting_orders and (not was_open or patch.machines is not None):
+        from server.orders.service import capacity_appeared
+
+        capacity_appeared(session, lab.latitude, lab.longitude, now)
     return lab
 
 

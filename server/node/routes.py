@@ -7,8 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from server.db import utcnow
 from server.designs.models import Blob
-from server.designs.routes import send_blob
-from server.edge import db, json_body, list_response, page_args, paginate
+from server.edge import db, json_body, list_response, page_args, paginate, send_blob
 from server.errors import ApiError
 from server.fablabs import schemas as lab_schemas
 from server.fablabs import service as fablabs

@@ -52,7 +52,8 @@ def live_job(session: Session, order: Order) -> Job | None:
     return session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
-def _default_file(design: Design) -> DesignFile:
+def default_file(design: Design) -> DesignFile:
+    """The first manufacturable file of the latest version that has not failed validation."""
     latest = design.versions[-1] if design.versions else None
     files = [f for f in (latest.files if latest else []) if f.kind in ("mesh", "drawing")]
     usable = [f for f in files if f.validation_status != ValidationStatus.FAILED]
@@ -61,21 +62,26 @@ def _default_file(design: Design) -> DesignFile:
     return usable[0]
 
 
+def choose_file(session: Session, design: Design, file_id: int | None) -> DesignFile:
+    """The file an order asks for (default: :func:`default_file`); 422 when it cannot be made."""
+    if file_id is None:
+        return default_file(design)
+    row = session.get(DesignFile, file_id)
+    if row is None or row.version.design_id != design.id:
+        raise invalid("That file is not part of this design.", {"file_id": ["not in this design"]},
+                      code="unknown_file")
+    if row.kind not in ("mesh", "drawing"):
+        raise invalid("That file is documentation, not something a lab can make.", {"file_id": ["not makeable"]},
+                      code="not_manufacturable")
+    return row
+
+
 def place(session: Session, citizen: Account, body: NewOrder, where: Any, rules: Rules, now: dt.datetime) -> Order:
     """Place an order and, when its file is checked, match it at once."""
     design = session.get(Design, body.design_id)
     if design is None:
         raise invalid("No such design.", {"design_id": ["no such design"]}, code="unknown_design")
-    if body.file_id is None:
-        row = _default_file(design)
-    else:
-        row = session.get(DesignFile, body.file_id)
-        if row is None or row.version.design_id != design.id:
-            raise invalid("That file is not part of this design.", {"file_id": ["not in this design"]},
-                          code="unknown_file")
-        if row.kind not in ("mesh", "drawing"):
-            raise invalid("That file is documentation, not something a lab can make.", {"file_id": ["not makeable"]},
-                          code="not_manufacturable")
+    row = choose_file(session, design, body.file_id)
     if row.validation_status == ValidationStatus.FAILED:
         raise invalid("That file failed validation and cannot be made; a later version must fix it.",
                       {"file_id": ["failed validation"]}, code="file_failed")

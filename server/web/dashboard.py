@@ -17,7 +17,6 @@ from server.fablabs.models import Fablab, LabKind
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
 from server.orders.models import JobState
-from server.orders.service import capacity_appeared
 from server.web import labforms
 from server.web.fablabs import lab_json
 from server.web.site import bp, form_page, rules, secret_page, settings, sign_in_required, signed_in
@@ -130,12 +129,8 @@ def edit_lab(lab_id: int) -> Any:
     form = request.form
     moved = (form.get("address", "").strip() != (lab.address or "")
              or form.get("latitude", "").strip() != str(lab.latitude) or form.get("longitude", "").strip() != str(lab.longitude))
-    was_open = lab.accepting_orders
     try:
-        patch = labforms.lab_patch(form, moved)
-        lab = service.update(db(), signed_in(), lab, patch)
-        if lab.accepting_orders and (not was_open or patch.machines is not None):
-            capacity_appeared(db(), lab.latitude, lab.longitude, utcnow())  # as the API's PATCH does
+        lab = service.update(db(), signed_in(), lab, labforms.lab_patch(form, moved), utcnow())
         db().commit()
     except ApiError as exc:
         db().rollback()

@@ -8,8 +8,8 @@ from flask import redirect, render_template, request, url_for
 from design_commons import licences
 from design_commons.units import STATED_UNITS
 from server.designs import schemas, service
-from server.designs.routes import _after_commit_validate, _Tracked
-from server.edge import db, paginate
+from server.designs.processing import queue_validation
+from server.edge import db, paginate, tracked_store
 from server.errors import ApiError
 from server.web.site import bp, form_page, hub, sign_in_required, signed_in
 
@@ -25,7 +25,13 @@ def licence_choices() -> dict[str, Any]:
 
 
 def _uploads() -> list[service.Upload]:
-    return [service.Upload(f.filename or "", f.stream) for f in request.files.getlist("files") if f.filename]
+    return [service.Upload(f.filename or "", f.stream) for f in request.files.getlist("files")  # type: ignore[arg-type]
+            if f.filename]
+
+
+def _store() -> Any:
+    """The blob store, remembering new files so a failed request removes them (as the API does)."""
+    return tracked_store()
 
 
 @bp.get("/designs")
@@ -54,13 +60,13 @@ def publish() -> Any:
         return render_template("designs/new.html", form={"derived_from": parent}, **licence_choices())
     form = request.form
     try:
-        design = service.publish(db(), _Tracked(hub().store), signed_in(), form.get("title", ""), form.get("license", ""),
+        design = service.publish(db(), _store(), signed_in(), form.get("title", ""), form.get("license", ""),
                                  form.get("description", ""), form.get("tags"), form.get("derived_from") or None,
                                  form.get("unit"), _uploads())
         db().commit()
     except ApiError as exc:
         return form_page("designs/new.html", exc, **licence_choices())
-    _after_commit_validate(design)
+    queue_validation(hub().tasks, design)
     return redirect(url_for("web.design", design_id=design.id), code=303)
 
 
@@ -69,7 +75,7 @@ def publish() -> Any:
 def new_version(design_id: int) -> Any:
     design = service.get_design(db(), design_id)
     try:
-        design = service.add_version(db(), _Tracked(hub().store), signed_in(), design, request.form.get("changelog"),
+        design = service.add_version(db(), _store(), signed_in(), design, request.form.get("changelog"),
                                      request.form.get("unit"), _uploads())
         db().commit()
     except ApiError as exc:
@@ -78,7 +84,7 @@ def new_version(design_id: int) -> Any:
         db().rollback()
         return form_page("designs/detail.html", exc, version_error=True,
                          **_design_context(service.get_design(db(), design_id)))
-    _after_commit_validate(design)
+    queue_validation(hub().tasks, design)
     return redirect(url_for("web.design", design_id=design.id) + "#versions", code=303)
 
 

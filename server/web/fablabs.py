@@ -82,7 +82,8 @@ def lab(lab_id: int) -> Any:
 @bp.route("/fablabs/new", methods=["GET", "POST"])
 @sign_in_required
 def register() -> Any:
-    context = {"kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES, "machines": [], "blank_rows": 2}
+    context: dict[str, Any] = {"kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES, "machines": [],
+                               "blank_rows": 2}
     if request.method == "GET":
         return render_template("fablabs/new.html", form={"accepting_orders": "on"}, **context)
     try:

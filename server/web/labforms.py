@@ -49,11 +49,11 @@ def machines_from_form(form: MultiDict[str, str]) -> list[MachineIn]:
         if (not key and not name) or form.get(p + "remove"):
             continue
         label = f"Machine {key or name}: "
-        volume = tuple(_float(form.get(p + axis), f"{label}build volume {axis}") or 0.0 for axis in "xyz")
+        x, y, z = (_float(form.get(p + axis), f"{label}build volume {axis}") or 0.0 for axis in "xyz")
         materials = [m.strip() for m in form.get(p + "materials", "").split(",") if m.strip()]
         try:
             out.append(MachineIn(key=key, name=name or key, process=form.get(p + "process", ""),
-                                 build_volume_mm=volume, materials=materials))
+                                 build_volume_mm=(x, y, z), materials=materials))
         except ValidationError as exc:
             raise invalid(_plain(exc, label), {"machines": ["invalid"]}) from None
     return out

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.db import utcnow
 from server.designs import service as designs
-from server.designs.models import Design, DesignFile
+from server.designs.models import Design
 from server.edge import db, paginate
 from server.errors import ApiError, invalid
 from server.fablabs.service import resolve_location
@@ -58,19 +58,10 @@ def parse_order_form(values: MultiDict[str, str], design: Design) -> tuple[schem
     return order, where
 
 
-def _order_file(design: Design, file_id: int | None) -> DesignFile:
-    if file_id is None:
-        return service._default_file(design)  # the API's default: the first makeable file of the latest version
-    row = db().get(DesignFile, file_id)
-    if row is None or row.version.design_id != design.id:
-        raise invalid("That file is not part of this design.", {"file_id": ["not in this design"]})
-    return row
-
-
 def preview(design: Design, values: MultiDict[str, str]) -> dict[str, Any]:
     """The labs that could make the order as filled in, nearest eligible first (nothing is stored)."""
     body, where = parse_order_form(values, design)
-    row = _order_file(design, body.file_id)
+    row = service.choose_file(db(), design, body.file_id)
     draft = Order(design_id=design.id, file_id=row.id, quantity=body.quantity, material=body.material,
                   process=body.process, thickness_mm=body.thickness_mm, delivery_latitude=where.latitude,
                   delivery_longitude=where.longitude, max_distance_km=body.max_distance_km)

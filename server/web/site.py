@@ -55,7 +55,7 @@ def sign_in_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if signed_in() is None:
-            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("web.login", next=_come_back_to()))
         return view(*args, **kwargs)
 
     return wrapper
@@ -66,6 +66,16 @@ def secret_page(template: str, **context: Any) -> Any:
     response = make_response(render_template(template, **context))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _come_back_to() -> str:
+    """Where to return after signing in: this page, or for a form sent while signed out, the page it was on."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "") + "#main"
+    return "/"
 
 
 def form_page(template: str, error: ApiError | str | None = None, status: int | None = None, **context: Any) -> Any:
@@ -83,7 +93,7 @@ def _api_error_page(exc: ApiError) -> Any:
     """An ApiError that no form caught: sign in for 401, else the error page with its detail."""
     db().rollback()
     if exc.status == 401:
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("web.login", next=_come_back_to()))
     return render_template("error.html", status=exc.status, title=_TITLES.get(exc.status, "Something went wrong"),
                            detail=exc.detail), exc.status
 
