@@ -24,6 +24,7 @@ SHEET_PROCESSES = frozenset({"laser_cutting", "laser_engraving", "cnc_routing", 
 
 _TOP_KEYS = {"hub", "token_file", "state_dir", "poll_interval_s", "accept", "machines"}
 _MACHINE_KEYS = {"key", "name", "process", "build_volume_mm", "materials", "driver", "speed"}
+_OCTOPRINT_KEYS = {"url", "api_key_file", "slicer_config", "slicer", "slice_timeout_s"}
 
 
 class ConfigError(Exception):
@@ -63,7 +64,7 @@ class MachineConfig:
     """One machine of the lab as configured: ``build_volume_mm`` is (x, y, z) in mm (for sheet
     processes: x, y of the bed and z the thickest stock it cuts); ``speed`` is for the simulated
     driver only (seconds of making per real second); ``options`` holds driver tables such as
-    ``[machines.octoprint]``."""
+    ``[machines.octoprint]`` (checked into an :class:`OctoPrintSettings` for the octoprint driver)."""
 
     key: str
     name: str
@@ -73,6 +74,20 @@ class MachineConfig:
     driver: str
     speed: float = 1.0
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OctoPrintSettings:
+    """The ``[machines.octoprint]`` table, checked: the OctoPrint ``url``, its API key (read from
+    ``api_key_file``, relative to the config file's folder, and kept as a :class:`Secret`), the
+    PrusaSlicer profile ``slicer_config`` (an existing .ini file), the ``slicer`` program (a name looked
+    up on PATH when it has no folder; None: ``prusa-slicer``) and the slicing time limit in seconds."""
+
+    url: str
+    api_key: Secret
+    slicer_config: Path
+    slicer: str | None = None
+    slice_timeout_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str],
     machines_raw = raw.get("machines")
     if not isinstance(machines_raw, list) or not machines_raw:
         raise fail("machines", "at least one [[machines]] table is required")
-    machines = tuple(_parse_machine(m, i, known_drivers, fail) for i, m in enumerate(machines_raw))
+    machines = tuple(_parse_machine(m, i, known_drivers, fail, base_dir) for i, m in enumerate(machines_raw))
     keys = [m.key for m in machines]
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     if dupes:
@@ -154,7 +169,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str],
                        poll_interval_s=float(poll), accept=accept, machines=machines)
 
 
-def _parse_machine(m: Any, i: int, known_drivers: tuple[str, ...], fail: Any) -> MachineConfig:
+def _parse_machine(m: Any, i: int, known_drivers: tuple[str, ...], fail: Any, base_dir: Path) -> MachineConfig:
     where = f"machines[{i}]"
     if not isinstance(m, dict):
         raise fail(where, "must be a table")
@@ -186,11 +201,54 @@ def _parse_machine(m: Any, i: int, known_drivers: tuple[str, ...], fail: Any) ->
     speed = m.get("speed", 1.0)
     if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
         raise fail(f"{where}.speed", "must be a positive number")
-    options = {k: v for k, v in m.items() if isinstance(v, dict)}
+    options: dict[str, Any] = {k: v for k, v in m.items() if isinstance(v, dict)}
+    if driver == "octoprint":
+        if "octoprint" not in options:
+            raise fail(f"{where}.driver", "driver \"octoprint\" needs a [machines.octoprint] table "
+                                          "(url, api_key_file, slicer_config)")
+        options["octoprint"] = _parse_octoprint(options["octoprint"], f"{where}.octoprint", base_dir, fail)
     x, y, z = (float(v) for v in volume)
     return MachineConfig(key=key, name=name, process=process, build_volume_mm=(x, y, z),
                          materials=tuple(s.strip() for s in materials), driver=driver, speed=float(speed),
                          options=options)
+
+
+def _parse_octoprint(table: dict[str, Any], where: str, base_dir: Path, fail: Any) -> OctoPrintSettings:
+    unknown = sorted(set(table) - _OCTOPRINT_KEYS)
+    if unknown:
+        raise fail(f"{where}.{unknown[0]}", f"unknown key (expected one of {', '.join(sorted(_OCTOPRINT_KEYS))})")
+    url = table.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise fail(f"{where}.url", "required, an http:// or https:// URL")
+    key_file = table.get("api_key_file")
+    if not isinstance(key_file, str) or not key_file:
+        raise fail(f"{where}.api_key_file", "required, the path of a file holding the OctoPrint API key")
+    key_path = base_dir / key_file
+    try:
+        api_key = key_path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise fail(f"{where}.api_key_file", f"not found: {key_path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{where}.api_key_file", f"cannot read {key_path}: {exc.__class__.__name__}") from None
+    if not api_key:
+        raise fail(f"{where}.api_key_file", f"{key_path} is empty")
+    ini = table.get("slicer_config")
+    if not isinstance(ini, str) or not ini:
+        raise fail(f"{where}.slicer_config", "required, the path of a PrusaSlicer .ini profile")
+    ini_path = (base_dir / ini).resolve()
+    if not ini_path.is_file():
+        raise fail(f"{where}.slicer_config", f"not found: {ini_path}")
+    slicer = table.get("slicer")
+    if slicer is not None:
+        if not isinstance(slicer, str) or not slicer.strip():
+            raise fail(f"{where}.slicer", "must be a program name or path")
+        # A bare name is looked up on PATH when slicing; a path is relative to the config's folder.
+        slicer = str((base_dir / slicer).resolve()) if ("/" in slicer or os.sep in slicer) else slicer
+    timeout = table.get("slice_timeout_s", 600)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise fail(f"{where}.slice_timeout_s", "must be a positive number of seconds")
+    return OctoPrintSettings(url=url.rstrip("/"), api_key=Secret(api_key), slicer_config=ini_path, slicer=slicer,
+                             slice_timeout_s=float(timeout))
 
 
 def _read_token(token_file: Any, base_dir: Path, env: Mapping[str, str], fail: Any) -> Secret:

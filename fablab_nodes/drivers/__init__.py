@@ -1,8 +1,8 @@
 """Machine drivers and their registry.
 
 ``driver`` in a machine's TOML section names a registered driver; an unknown name is a config
-error. A new driver (OctoPrint, say) registers a factory taking the machine's config and the
-agent's state file: ``register_driver("octoprint", OctoPrintDriver)``.
+error. The built-in drivers are simulated, manual and octoprint; another one registers a factory
+taking the machine's config and the agent's state file: ``register_driver("name", Factory)``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fablab_nodes.config import MachineConfig
 from fablab_nodes.drivers.base import Driver, JobProgress, MachineState, MachineStatus, RecordedDriver
 from fablab_nodes.drivers.manual import ManualDriver
+from fablab_nodes.drivers.octoprint import OctoPrintDriver
 from fablab_nodes.drivers.simulated import SimulatedDriver
 from fablab_nodes.state_db import StateDB
 
@@ -19,6 +20,7 @@ DriverFactory = Callable[[MachineConfig, StateDB], Driver]
 _REGISTRY: dict[str, DriverFactory] = {
     "simulated": SimulatedDriver,
     "manual": ManualDriver,
+    "octoprint": OctoPrintDriver,
 }
 
 
@@ -38,4 +40,4 @@ def make_driver(config: MachineConfig, db: StateDB) -> Driver:
 
 
 __all__ = ["Driver", "DriverFactory", "JobProgress", "MachineState", "MachineStatus", "ManualDriver",
-           "RecordedDriver", "SimulatedDriver", "driver_names", "make_driver", "register_driver"]
+           "OctoPrintDriver", "RecordedDriver", "SimulatedDriver", "driver_names", "make_driver", "register_driver"]

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import tomli_w
 from flask import Response, flash, redirect, render_template, request, url_for
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from server.db import utcnow
 from server.edge import db
 from server.errors import ApiError
-from server.fablabs import schemas, service
+from server.fablabs import agent_config, schemas, service
 from server.fablabs.models import Fablab, LabKind
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
+from server.fablabs.schemas import Heartbeat
 from server.orders.models import JobState
+from server.orders.service import capacity_appeared
 from server.web import labforms
 from server.web.fablabs import lab_json
 from server.web.site import bp, form_page, rules, secret_page, settings, sign_in_required, signed_in
@@ -49,7 +51,7 @@ def dashboard() -> Any:
         labs.append({"lab": lab_json(lab), "offers": _jobs(lab, JobState.OFFERED),
                      "active": _jobs(lab, JobState.ACCEPTED, JobState.IN_PRODUCTION),
                      "done": _jobs(lab, JobState.COMPLETED, JobState.FAILED)[:RECENT_DONE]})
-    return render_template("dashboard/index.html", labs=labs)
+    return render_template("dashboard/index.html", labs=labs, stale_after_s=settings().node_stale_after_s)
 
 
 def _act(lab_id: int, job_id: int, done: str, action: Any, *args: Any) -> Any:
@@ -148,18 +150,24 @@ def rotate_token(lab_id: int) -> Any:
     return secret_page("dashboard/token.html", lab=lab_json(lab), token=token, registered=False)
 
 
-def agent_config(lab: Fablab, hub_url: str) -> str:
-    """The agent TOML for this lab (DESIGN.md format). The token is never in it: it goes in ``token_file``."""
-    doc = {"hub": hub_url, "token_file": "node-token", "state_dir": "agent-state", "poll_interval_s": 10,
-           "accept": "manual",
-           "machines": [{"key": m.key, "name": m.name, "process": m.process,
-                         "build_volume_mm": [m.build_x_mm, m.build_y_mm, m.build_z_mm],
-                         "materials": list(m.materials or []), "driver": "manual"} for m in lab.machines]}
-    head = (f"# cosmoloc agent for {lab.name} (lab {lab.id}).\n"
-            "# Save the node token shown once on the hub into the file named by token_file, next to this file\n"
-            "# (or set COSMOLOC_NODE_TOKEN). Run: cosmoloc agent --config lab.toml\n"
-            "# accept = \"auto\" lets the agent accept offers a free machine can make; drivers: simulated | manual | octoprint\n")
-    return head + tomli_w.dumps(doc)
+@bp.post("/dashboard/labs/<int:lab_id>/machines")
+@sign_in_required
+def report_machines(lab_id: int) -> Any:
+    """For labs without an agent: the operator reports each machine's state by hand, as a heartbeat would."""
+    lab = _own_lab(lab_id)
+    states = {m.key: request.form.get(f"state-{m.key}", "") for m in lab.machines}
+    try:
+        beat = Heartbeat(agent="web dashboard", machines=[{"key": k, "state": v} for k, v in states.items()])
+    except ValidationError:
+        flash("Choose a state for every machine.", "error")
+        return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
+    now = utcnow()
+    if service.heartbeat(db(), lab, beat, now, settings().node_stale_after_s):
+        capacity_appeared(db(), lab.latitude, lab.longitude, now)
+    db().commit()
+    minutes = settings().node_stale_after_s // 60
+    flash(f"Machine states saved. The lab counts as online for {minutes} minutes; report again to stay online.", "ok")
+    return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
 
 
 @bp.get("/dashboard/labs/<int:lab_id>/agent.toml")
@@ -167,5 +175,5 @@ def agent_config(lab: Fablab, hub_url: str) -> str:
 def agent_toml(lab_id: int) -> Response:
     lab = _own_lab(lab_id)
     hub_url = settings().base_url or request.host_url.rstrip("/")
-    return Response(agent_config(lab, hub_url), mimetype="application/toml",
+    return Response(agent_config.render(lab, hub_url, driver="manual", accept="manual"), mimetype="application/toml",
                     headers={"Content-Disposition": f'attachment; filename="lab-{lab.id}.toml"'})

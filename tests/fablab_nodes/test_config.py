@@ -67,7 +67,7 @@ def test_token_may_come_from_the_environment(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("machine", "key_named"), [
-    (machine_toml(driver="octoprint"), "machines[0] (mk4-1).driver"),
+    (machine_toml(driver="repetier"), "machines[0] (mk4-1).driver"),
     (machine_toml(volume=(250, 210, 0)), "machines[0] (mk4-1).build_volume_mm"),
     (machine_toml(process="3d_printing"), "machines[0] (mk4-1).process"),
     (machine_toml(speed=-1), "machines[0] (mk4-1).speed"),
@@ -78,7 +78,7 @@ def test_bad_machine_names_the_key(write_config: Callable[..., Path], machine: s
     assert code == 2
     assert key_named in out
     assert TOKEN not in out
-    with pytest.raises(ConfigError, match=r"unknown driver 'octoprint'" if "octoprint" in machine else "."):
+    with pytest.raises(ConfigError, match=r"unknown driver 'repetier'" if "repetier" in machine else "."):
         load_config(path)
 
 

@@ -266,3 +266,19 @@ def test_api_writes_ignore_the_session_cookie(client, make_user):
     assert client.get("/api/v1/account").status_code == 200
     r = client.post("/api/v1/fablabs", json={"name": "Sneaky", "kind": "fablab", "latitude": 1, "longitude": 1})
     assert r.status_code == 401
+
+
+def test_a_lab_without_an_agent_reports_its_machines_from_the_dashboard(app: Any) -> None:
+    designer, operator, citizen = WebUser(app, "Dee"), WebUser(app, "Op"), WebUser(app, "Cit")
+    design_id = int(publish(designer, [("cube.stl", cube_stl())]).headers["Location"].rsplit("/", 1)[1])
+    r = register_lab(operator)
+    lab_id = int(re.search(r"/dashboard/labs/(\d+)/agent.toml", r.text).group(1))
+    order_form = {"material": "PLA", "quantity": "1", "address": "Barcelona, Spain", "max_distance_km": "50"}
+    assert "have not reported recently" in citizen.submit(f"/designs/{design_id}/labs", order_form).text
+    r = operator.submit(f"/dashboard/labs/{lab_id}/machines", {"state-mk4-1": "exploded"})
+    assert "Choose a state" in operator.get("/dashboard").text
+    r = operator.submit(f"/dashboard/labs/{lab_id}/machines", {"state-mk4-1": "idle"})
+    assert r.status_code == 303 and "counts as online" in operator.get("/dashboard").text
+    r = citizen.submit(f"/designs/{design_id}/order", order_form)
+    assert r.status_code == 303 and "Offered to a lab" in citizen.get(r.headers["Location"]).text
+    assert re.search(rf"/dashboard/labs/{lab_id}/jobs/\d+/accept", operator.get("/dashboard").text)
