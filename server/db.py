@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
@@ -61,6 +62,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: False while serving a request that only reads (GET): its SQLite transactions then start deferred,
+#: so readers never queue behind writers. Everything else begins with BEGIN IMMEDIATE.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; on SQLite switch on WAL, foreign keys and immediate write transactions."""
     if url.startswith("sqlite"):
@@ -79,7 +85,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)

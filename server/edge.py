@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.db import write_intent
 from server.errors import ApiError, invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,6 +31,17 @@ def db() -> Session:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _intent() -> None:
+        if request.method in ("GET", "HEAD"):
+            g.write_intent_token = write_intent.set(False)
+
+    @app.teardown_request
+    def _intent_done(exc: BaseException | None) -> None:
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)
+
     @app.after_request
     def _after(response: Any) -> Any:
         if response.status_code >= 400:

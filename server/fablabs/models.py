@@ -83,6 +83,7 @@ class Machine(Base):
     state: Mapped[MachineState] = mapped_column(str_enum(MachineState), default=MachineState.OFFLINE)
     state_reported_at: Mapped[dt.datetime | None]
     queue_length: Mapped[int] = mapped_column(default=0)
+    sampled_at: Mapped[dt.datetime | None]  # when the state history last took a sample of this machine
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     fablab: Mapped[Fablab] = relationship(back_populates="machines")

@@ -222,7 +222,7 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
     was added, or gained a material (unmatched orders nearby deserve another try).
     """
     gained = not is_online(lab, now, stale_after_s)
-    machines = {m.key: m for m in session.scalars(select(Machine).where(Machine.fablab_id == lab.id))}
+    machines = {m.key: m for m in lab.machines}
     seen: set[str] = set()
     for report in beat.machines:
         if report.key in seen:
@@ -231,6 +231,7 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
         if report.key not in machines and not (report.name and report.process and report.build_volume_mm):
             raise invalid(f"Unknown machine {report.key!r}: declare it with name, process and build_volume_mm.",
                           {"machines": [f"unknown key {report.key}"]}, code="unknown_machine")
+    sample: list[tuple[Machine, bool]] = []
     for report in beat.machines:
         machine = machines.get(report.key)
         if machine is None:
@@ -255,8 +256,12 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
             gained = True
         changed = machine.state != report.state or machine.queue_length != report.queue_length
         machine.state, machine.queue_length, machine.state_reported_at = report.state, report.queue_length, now
-        session.flush()
-        _sample(session, machine, changed, now)
+        if changed or machine.sampled_at is None or now - machine.sampled_at >= HISTORY_MIN_GAP:
+            sample.append((machine, changed))
+    if sample:
+        session.flush()  # new machines get their ids
+        for machine, _changed in sample:
+            _sample(session, machine, now)
     lab.last_seen_at = now
     if beat.agent:
         lab.agent = beat.agent[:100]
@@ -264,14 +269,13 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
     return gained and lab.accepting_orders
 
 
-def _sample(session: Session, machine: Machine, changed: bool, now: dt.datetime) -> None:
-    last = session.scalar(select(MachineStateSample.at).where(MachineStateSample.machine_id == machine.id)
-                          .order_by(MachineStateSample.at.desc()).limit(1))
-    if changed or last is None or now - last >= HISTORY_MIN_GAP:
-        session.add(MachineStateSample(machine_id=machine.id, state=machine.state, queue_length=machine.queue_length,
-                                       at=now))
-        session.execute(delete(MachineStateSample).where(MachineStateSample.machine_id == machine.id,
-                                                         MachineStateSample.at < now - HISTORY_KEEP))
+def _sample(session: Session, machine: Machine, now: dt.datetime) -> None:
+    """Keep the machine's state in its history (on a change, or every few minutes), dropping old samples."""
+    session.add(MachineStateSample(machine_id=machine.id, state=machine.state, queue_length=machine.queue_length, at=now))
+    machine.sampled_at = now
+    session.execute(delete(MachineStateSample).where(MachineStateSample.machine_id == machine.id,
+                                                     MachineStateSample.at < now - HISTORY_KEEP)
+                    .execution_options(synchronize_session=False))
 
 
 def history(session: Session, lab: Fablab, since: dt.datetime) -> dict[str, list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from design_commons import licences
 from server.fablabs import service as fablabs
-from server.fablabs.models import Fablab, Machine, MachineState
+from server.fablabs.models import Fablab, LabKind, Machine, MachineState
 from server.orders.models import Job, JobState, Order
 
 AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
@@ -110,38 +110,95 @@ def reach_km(order: Order) -> float:
     return min(order.max_distance_km * 1.5 + 10.0, fablabs.MAX_RADIUS_KM)
 
 
+CHUNK = 500  # labs loaded per query: far below any database's limit on bound parameters
+
+
+def _judge(order: Order, requirements: dict[str, Any], lab: Fablab, distance_km: float, now: dt.datetime,
+           stale_after_s: int, excluded_kinds: set[str], before: dict[int, str]) -> Candidate:
+    c = Candidate(lab.id, lab.name, distance_km)
+    if c.distance_km > order.max_distance_km:
+        c.reasons.append("too_far")
+    if not lab.accepting_orders:
+        c.reasons.append("not_accepting")
+    if lab.operator_id is None:
+        c.reasons.append("unclaimed")
+    if not fablabs.is_online(lab, now, stale_after_s):
+        c.reasons.append("offline")
+    if lab.kind.value in excluded_kinds:
+        c.reasons.append("licence")
+    if lab.id in before:
+        c.reasons.append(before[lab.id])
+    machine, machine_reasons = _machine_verdict(order, requirements, lab)
+    c.reasons.extend(machine_reasons)
+    if machine is not None:
+        c.machine_key, c.queue_length, c.idle = machine.key, machine.queue_length, machine.state == MachineState.IDLE
+    c.reasons.sort(key=REASONS.index)
+    return c
+
+
+def _load(session: Session, ids: list[int]) -> dict[int, Fablab]:
+    """The labs with these ids and their machines, a chunk of ids per query."""
+    out: dict[int, Fablab] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        for lab in session.scalars(select(Fablab).where(Fablab.id.in_(chunk)).options(selectinload(Fablab.machines))):
+            out[lab.id] = lab
+    return out
+
+
 def candidates(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime,
-               stale_after_s: int, licence_id: str) -> list[Candidate]:
-    """Every lab within reach: eligible ones first in rank order, then the rest with their reasons."""
+               stale_after_s: int, licence_id: str, nearest: int | None = None) -> list[Candidate]:
+    """Every lab within reach (or only the ``nearest`` ones): eligible first in rank order, then the rest
+    with their reasons. This explains; :func:`best` is the quick way to the lab an offer goes to."""
     hits = fablabs.within(session, order.delivery_latitude, order.delivery_longitude, reach_km(order))
+    if nearest is not None:
+        hits = hits[:nearest]
     if not hits:
         return []
-    distance = dict(hits)
-    labs = session.scalars(select(Fablab).where(Fablab.id.in_(list(distance)))
-                           .options(selectinload(Fablab.machines))).all()
+    labs = _load(session, [i for i, _ in hits])
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
-    out: list[Candidate] = []
-    for lab in labs:
-        c = Candidate(lab.id, lab.name, distance[lab.id])
-        if c.distance_km > order.max_distance_km:
-            c.reasons.append("too_far")
-        if not lab.accepting_orders:
-            c.reasons.append("not_accepting")
-        if lab.operator_id is None:
-            c.reasons.append("unclaimed")
-        if not fablabs.is_online(lab, now, stale_after_s):
-            c.reasons.append("offline")
-        if lab.kind.value in excluded_kinds:
-            c.reasons.append("licence")
-        if lab.id in before:
-            c.reasons.append(before[lab.id])
-        machine, machine_reasons = _machine_verdict(order, requirements, lab)
-        c.reasons.extend(machine_reasons)
-        if machine is not None:
-            c.machine_key, c.queue_length, c.idle = machine.key, machine.queue_length, machine.state == MachineState.IDLE
-        c.reasons.sort(key=REASONS.index)
-        out.append(c)
+    out = [_judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
+           for i, d in hits if i in labs]
     eligible = sorted((c for c in out if c.eligible), key=Candidate.rank_key)
     rest = sorted((c for c in out if not c.eligible), key=lambda c: (c.distance_km, c.fablab_id))
     return eligible + rest
+
+
+def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime, stale_after_s: int,
+         licence_id: str) -> Candidate | None:
+    """The lab the order should be offered to: the first of :func:`candidates`' eligible labs, found
+    without judging every lab. The database keeps only labs that could qualify (accepting, claimed,
+    online, of an allowed kind, not tried before, with an available machine of a usable process);
+    they are then judged nearest first, and the search stops past the nearest eligible distance."""
+    processes = set(requirements.get("processes") or [])
+    if order.process:
+        processes &= {order.process}
+    if not processes:
+        return None
+    excluded_kinds = licences.excluded_lab_kinds(licence_id)
+    before = past_labs(session, order)
+    usable = select(Machine.fablab_id).where(Machine.process.in_(sorted(processes)), Machine.state.in_(AVAILABLE))
+    query = select(Fablab).where(Fablab.accepting_orders.is_(True), Fablab.operator_id.is_not(None),
+                                 Fablab.last_seen_at >= now - dt.timedelta(seconds=stale_after_s),
+                                 Fablab.id.in_(usable))
+    if excluded_kinds:
+        query = query.where(Fablab.kind.not_in([LabKind(k) for k in sorted(excluded_kinds)]))
+    hits = [(i, d) for i, d in fablabs.within(session, order.delivery_latitude, order.delivery_longitude,
+                                              order.max_distance_km, query) if i not in before]
+    found: list[Candidate] = []
+    for start in range(0, len(hits), 50):
+        batch = hits[start:start + 50]
+        if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
+            break  # every lab left is farther than an eligible one
+        labs = _load(session, [i for i, _ in batch])
+        for i, d in batch:
+            if i in labs:
+                c = _judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
+                if c.eligible:
+                    found.append(c)
+        found.sort(key=Candidate.rank_key)
+    if not found:
+        return None
+    nearest = round(found[0].distance_km, 6)
+    return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)

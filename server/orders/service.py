@@ -115,13 +115,10 @@ def dispatch(session: Session, order: Order, rules: Rules, now: dt.datetime) -> 
     file_row = session.get(DesignFile, order.file_id)
     design = session.get(Design, order.design_id)
     assert file_row is not None and design is not None
-    ranked = matching.candidates(session, order, file_row.requirements or {}, now, rules.stale_after_s,
-                                 design.license_id)
-    best = next((c for c in ranked if c.eligible), None)
+    best = matching.best(session, order, file_row.requirements or {}, now, rules.stale_after_s, design.license_id)
     if best is None:
         if order.status != OrderStatus.UNMATCHED:
-            within = [c for c in ranked if "too_far" not in c.reasons]
-            event(order, "unmatched", now, labs_within_reach=len(within))
+            event(order, "unmatched", now, max_distance_km=order.max_distance_km)
         order.status, order.fablab_id, order.distance_km = OrderStatus.UNMATCHED, None, None
         order.next_match_at = now + UNMATCHED_RETRY
         session.flush()

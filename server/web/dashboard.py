@@ -14,9 +14,9 @@ from server.edge import db
 from server.errors import ApiError
 from server.fablabs import agent_config, schemas, service
 from server.fablabs.models import Fablab, LabKind
+from server.fablabs.schemas import Heartbeat
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
-from server.fablabs.schemas import Heartbeat
 from server.orders.models import JobState
 from server.orders.service import capacity_appeared
 from server.web import labforms

@@ -65,7 +65,8 @@ def preview(design: Design, values: MultiDict[str, str]) -> dict[str, Any]:
     draft = Order(design_id=design.id, file_id=row.id, quantity=body.quantity, material=body.material,
                   process=body.process, thickness_mm=body.thickness_mm, delivery_latitude=where.latitude,
                   delivery_longitude=where.longitude, max_distance_km=body.max_distance_km)
-    ranked = matching.candidates(db(), draft, row.requirements or {}, utcnow(), rules().stale_after_s, design.license_id)
+    ranked = matching.candidates(db(), draft, row.requirements or {}, utcnow(), rules().stale_after_s, design.license_id,
+                                 nearest=100)
     return {"candidates": ranked[:20], "pending": row.validation_status.value == "pending", "where": where}
 
 

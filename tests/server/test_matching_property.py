@@ -108,3 +108,35 @@ def test_index_matches_brute_force(tmp_path_factory, labs, origin, max_km, part,
         excludes = {"company"} if licence == "LicenseRef-PPL" else set()
         want = [ids[i] for i in brute_force(order, requirements, labs, excludes)]
         assert got == want
+        first = matching.best(s, order, requirements, now, STALE_S, licence)  # the quick path offers go by
+        assert (first.fablab_id if first else None) == (want[0] if want else None)
+
+
+def test_best_looks_past_many_ineligible_labs_and_keeps_ties(tmp_path_factory) -> None:
+    """Dispatch's quick path judges labs in batches, nearest first: it must not stop early, and labs at the
+    same distance on either side of a batch boundary are all weighed by queue and idleness."""
+    db = database(tmp_path_factory.getbasetemp())
+    now = utcnow()
+    requirements = {"processes": ["fdm"], "bbox_mm": [10.0, 10.0, 10.0]}
+    with db.session() as s:
+        s.execute(delete(Machine))
+        s.execute(delete(Fablab))
+        ids = {}
+        for i in range(130):
+            lat = 10.0 + (0.001 * i if i < 49 else 0.049 + 0.001 * (i >= 52) * (i - 51))
+            material = "PETG" if i < 49 else "PLA"  # only labs from index 49 on can make it
+            queue = 5 if i == 49 else (1 if i in (50, 51) else 0)
+            row = Fablab(name=f"lab{i}", kind=LabKind.FABLAB, latitude=lat, longitude=20.0, accepting_orders=True,
+                         operator_id=1, last_seen_at=now, **spatial.cells_of(lat, 20.0))
+            row.machines = [Machine(key="m", name="m", process="fdm", build_x_mm=100, build_y_mm=100, build_z_mm=100,
+                                    materials=[material], state=MachineState.IDLE, queue_length=queue)]
+            s.add(row)
+            s.flush()
+            ids[i] = row.id
+        order = Order(citizen_id=1, design_id=1, file_id=1, material="PLA", delivery_latitude=10.0,
+                      delivery_longitude=20.0, max_distance_km=100, status=OrderStatus.MATCHING)
+        first = matching.best(s, order, requirements, now, STALE_S, "MIT")
+        # labs 49, 50 and 51 share one place and straddle the first batch of 50: lab 49 has the longest queue,
+        # labs 50 and 51 tie on queue and idleness, and lab 50 wins on its lower id
+        ranked = [c.fablab_id for c in matching.candidates(s, order, requirements, now, STALE_S, "MIT") if c.eligible]
+        assert first is not None and first.fablab_id == ranked[0] == ids[50]
