@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from design_commons import licences
@@ -168,9 +168,14 @@ def candidates(session: Session, order: Order, requirements: dict[str, Any], now
 def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime, stale_after_s: int,
          licence_id: str) -> Candidate | None:
     """The lab the order should be offered to: the first of :func:`candidates`' eligible labs, found
-    without judging every lab. The database keeps only labs that could qualify (accepting, claimed,
-    online, of an allowed kind, not tried before, with an available machine of a usable process);
-    they are then judged nearest first, and the search stops past the nearest eligible distance."""
+    without judging every lab.
+
+    The database keeps only labs that could qualify (accepting, claimed, online, of an allowed kind,
+    with an available machine of a usable process). The search looks in growing circles around the
+    delivery point (a sixty-fourth of the maximum distance, then 4x wider each time): once an
+    eligible lab lies inside the circle, no lab outside it can be nearer, so the work follows the
+    labs near the citizen rather than all labs within the maximum distance.
+    """
     processes = set(requirements.get("processes") or [])
     if order.process:
         processes &= {order.process}
@@ -178,27 +183,35 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
         return None
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
-    usable = select(Machine.fablab_id).where(Machine.process.in_(sorted(processes)), Machine.state.in_(AVAILABLE))
+    # correlated, so both databases drive the query from the spatial index rather than from the machines
+    usable = exists().where(Machine.fablab_id == Fablab.id, Machine.process.in_(sorted(processes)),
+                            Machine.state.in_(AVAILABLE))
     query = select(Fablab).where(Fablab.accepting_orders.is_(True), Fablab.operator_id.is_not(None),
-                                 Fablab.last_seen_at >= now - dt.timedelta(seconds=stale_after_s),
-                                 Fablab.id.in_(usable))
+                                 Fablab.last_seen_at >= now - dt.timedelta(seconds=stale_after_s), usable)
     if excluded_kinds:
         query = query.where(Fablab.kind.not_in([LabKind(k) for k in sorted(excluded_kinds)]))
-    hits = [(i, d) for i, d in fablabs.within(session, order.delivery_latitude, order.delivery_longitude,
-                                              order.max_distance_km, query) if i not in before]
-    found: list[Candidate] = []
-    for start in range(0, len(hits), 50):
-        batch = hits[start:start + 50]
-        if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
-            break  # every lab left is farther than an eligible one
-        labs = _load(session, [i for i, _ in batch])
-        for i, d in batch:
-            if i in labs:
-                c = _judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
-                if c.eligible:
-                    found.append(c)
-        found.sort(key=Candidate.rank_key)
-    if not found:
-        return None
-    nearest = round(found[0].distance_km, 6)
-    return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
+    judged: set[int] = set(before)
+    radius = order.max_distance_km / 64
+    while True:
+        radius = min(radius, order.max_distance_km)
+        hits = [(i, d) for i, d in fablabs.within(session, order.delivery_latitude, order.delivery_longitude,
+                                                  radius, query) if i not in judged]
+        found: list[Candidate] = []
+        for start in range(0, len(hits), 50):
+            batch = hits[start:start + 50]
+            if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
+                break  # every lab left is farther than an eligible one
+            labs = _load(session, [i for i, _ in batch])
+            for i, d in batch:
+                judged.add(i)
+                if i in labs:
+                    c = _judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
+                    if c.eligible:
+                        found.append(c)
+            found.sort(key=Candidate.rank_key)
+        if found:
+            nearest = round(found[0].distance_km, 6)
+            return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
+        if radius >= order.max_distance_km:
+            return None
+        radius *= 4
