@@ -177,9 +177,9 @@ def prefilter(query: Select[Any], latitude: float, longitude: float, radius_km: 
     return query.where(Fablab.latitude.between(latitude - dlat, latitude + dlat))
 
 
-def within(session: Session, latitude: float, longitude: float, radius_km: float,
-           query: Select[Any] | None = None) -> list[tuple[int, float]]:
-    """Labs within ``radius_km`` of the point (geodesic), nearest first, as ``(lab id, distance_km)``.
+def within_arrays(session: Session, latitude: float, longitude: float, radius_km: float,
+                  query: Select[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labs within ``radius_km`` of the point (geodesic): ``(ids, distances_km)``, nearest first (ties by id).
 
     ``query`` may add filters to ``select(Fablab)``; the spatial prefilter is added here.
     """
@@ -187,26 +187,33 @@ def within(session: Session, latitude: float, longitude: float, radius_km: float
     rows = session.execute(prefilter(base.with_only_columns(Fablab.id, Fablab.latitude, Fablab.longitude),
                                      latitude, longitude, radius_km)).all()
     if not rows:
-        return []
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    lats = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
-    lons = np.fromiter((r[2] for r in rows), dtype=float, count=len(rows))
-    dist = spatial.distances_km(latitude, longitude, lats, lons)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    table = np.array(rows, dtype=float).reshape(len(rows), 3)
+    ids = table[:, 0].astype(np.int64)
+    dist = spatial.distances_km(latitude, longitude, table[:, 1], table[:, 2])
     keep = dist <= radius_km
-    order = np.lexsort((ids[keep], dist[keep]))
-    chosen_ids, chosen_dist = ids[keep][order], dist[keep][order]
-    return [(int(i), float(d)) for i, d in zip(chosen_ids, chosen_dist, strict=True)]
+    ids, dist = ids[keep], dist[keep]
+    order = np.lexsort((ids, dist))
+    return ids[order], dist[order]
+
+
+def within(session: Session, latitude: float, longitude: float, radius_km: float,
+           query: Select[Any] | None = None) -> list[tuple[int, float]]:
+    """:func:`within_arrays` as a list of ``(lab id, distance_km)``, nearest first."""
+    ids, dist = within_arrays(session, latitude, longitude, radius_km, query)
+    return list(zip(ids.tolist(), dist.tolist(), strict=True))
 
 
 def near(session: Session, latitude: float, longitude: float, radius_km: float, process: str | None,
          page: int, per_page: int) -> tuple[list[tuple[Fablab, float]], int]:
     """One page of the directory around a point: labs and their distances, nearest first, and the total."""
-    hits = within(session, latitude, longitude, radius_km, _process_filter(select(Fablab), process))
-    chosen = hits[(page - 1) * per_page: page * per_page]
+    ids, dist = within_arrays(session, latitude, longitude, radius_km, _process_filter(select(Fablab), process))
+    lo, hi = (page - 1) * per_page, page * per_page
+    chosen = list(zip(ids[lo:hi].tolist(), dist[lo:hi].tolist(), strict=True))
     labs = {lab.id: lab for lab in session.scalars(
         select(Fablab).where(Fablab.id.in_([i for i, _ in chosen])).options(selectinload(Fablab.machines),
                                                                              selectinload(Fablab.operator)))}
-    return [(labs[i], d) for i, d in chosen if i in labs], len(hits)
+    return [(labs[i], d) for i, d in chosen if i in labs], len(ids)
 
 
 def listing(process: str | None) -> Select[Any]:

@@ -16,7 +16,7 @@ from pyproj import Geod
 
 GEOD = Geod(ellps="WGS84")
 LEVELS: tuple[tuple[str, float], ...] = (("cell_fine", 0.1), ("cell_mid", 1.0), ("cell_coarse", 10.0))
-MAX_CELLS = 64
+MAX_CELLS = 400  # a 50 km circle needs ~150 of the 0.1-degree cells; far fewer rows read than with 1-degree cells
 KM_PER_DEG_LAT_MIN = 110.574  # the shortest degree of latitude (at the equator)
 KM_PER_DEG_LON_EQ = 111.319  # a degree of longitude on the equator
 EARTH_HALF_CIRCUMFERENCE_KM = 20_037.5

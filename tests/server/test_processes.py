@@ -180,7 +180,8 @@ def test_many_orders_many_processes_postgres(tmp_path: Path, fresh_postgres: str
         assert all(not bot.errors for bot in bots), [bot.errors[:2] for bot in bots]
         assert statuses.get("completed", 0) > 100, statuses
         assert set(statuses) <= {"completed", "cancelled", "unmatched"}, statuses
-        assert any(s == 200 for s, _ in late) and any(c == "offer_expired" for _, c in late), late
+        # late labs both won and lost races against the deadline (lost: the sweeper or their own accept expired it)
+        assert any(s == 200 for s, _ in late) and any(c in ("offer_expired", "not_offered") for _, c in late), late
     finally:
         for bot in bots:
             bot.stop.set()
