@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_labs import Store, fmt_ms, log, pct, table  # noqa: E402
+from benchmarks.bench_data import Store, fmt_ms, log, pct, table  # noqa: E402
 
 CITY = ("Berlin", 52.5200, 13.4050)
 

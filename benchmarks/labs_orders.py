@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import bench_data as bd  # noqa: E402
 from benchmarks import bench_labs as bl  # noqa: E402
 
 SCENARIOS = ("near", "heartbeat", "matching", "http")
@@ -64,12 +65,12 @@ def main() -> int:
         hb_labs, hb_beats, http_s, ceiling_s = 5_000, 2_000, 20.0, 10.0
     backends = ["sqlite"]
     if not args.no_postgres:
-        if bl.pg_available():
+        if bd.pg_available():
             backends.append("postgresql")
         else:
             print("PostgreSQL not reachable on 127.0.0.1:5432: SQLite only, no http scenario", file=sys.stderr)
     rng = np.random.default_rng(args.seed)
-    cities = bl.top_cities()
+    cities = bd.top_cities()
     tmpdir = Path(tempfile.mkdtemp(prefix="cosmoloc_bench_"))
     results: dict[str, Any] = {"sizes": sizes, "backends": backends}
     reports: list[str] = []
@@ -78,7 +79,7 @@ def main() -> int:
         if "heartbeat" in only:
             hb = []
             for kind in backends:
-                bl.log(f"heartbeats on {kind}: {hb_labs} labs, {hb_beats} beats x 2 mixes")
+                bd.log(f"heartbeats on {kind}: {hb_labs} labs, {hb_beats} beats x 2 mixes")
                 hb.append(bl.bench_heartbeats(kind, tmpdir, rng, cities, hb_labs, hb_beats))
             results["heartbeat"] = hb
             reports.append(bl.report_heartbeats(hb))
@@ -105,46 +106,46 @@ def main() -> int:
 
 
 def run_spatial(args: argparse.Namespace, only: set[str], backends: list[str], sizes: list[int], n_points: int,
-                n_scan: int, n_orders: int, rng: np.random.Generator, cities: bl.Cities, tmpdir: Path,
+                n_scan: int, n_orders: int, rng: np.random.Generator, cities: bd.Cities, tmpdir: Path,
                 results: dict[str, Any]) -> list[str]:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     t = time.perf_counter()
-    labs = bl.make_labs(rng, cities, sizes[-1], now)
-    bl.log(f"generated {sizes[-1]:,} labs around {len(cities.names)} cities in {time.perf_counter() - t:.1f} s "
+    labs = bd.make_labs(rng, cities, sizes[-1], now)
+    bd.log(f"generated {sizes[-1]:,} labs around {len(cities.names)} cities in {time.perf_counter() - t:.1f} s "
            f"(cells checked against spatial.cells_of)")
-    points = bl.query_points(rng, cities, n_points)
-    order_points = bl.query_points(rng, cities, n_orders)
+    points = bd.query_points(rng, cities, n_points)
+    order_points = bd.query_points(rng, cities, n_orders)
     with_machines = "matching" in only
     n_orders_big = min(n_orders, 10)  # orders timed at 1M labs (each costs seconds)
     near_results, match_results, loads = [], [], []
     reference_cache: dict[int, dict[str, Any]] = {}
     for kind in backends:
-        store = bl.Store(kind, "labs", tmpdir)
+        store = bd.Store(kind, "labs", tmpdir)
         try:
             store.create()
-            bl.insert_account(store)
+            bd.insert_account(store)
             done = 0
             for size in sizes:
-                seconds = bl.bulk_load(store, labs, done, size, with_machines)
+                seconds = bd.bulk_load(store, labs, done, size, with_machines)
                 loads.append([kind, f"{done:,}..{size:,}", f"{seconds:.1f}",
                               f"{(size - done) / seconds:,.0f}"])
-                bl.log(f"{kind}: loaded labs {done:,}..{size:,}{' with 2 machines each' if with_machines else ''} "
+                bd.log(f"{kind}: loaded labs {done:,}..{size:,}{' with 2 machines each' if with_machines else ''} "
                        f"in {seconds:.1f} s")
                 done = size
                 if "near" in only:
                     near_results.append(bl.bench_near(store, labs, size, points,
                                                       n_scan if size <= 100_000 else min(n_scan, 3)))
-                    bl.log(f"{kind} {size:,}: within p50 {near_results[-1]['within_p50'] * 1000:.2f} ms")
+                    bd.log(f"{kind} {size:,}: within p50 {near_results[-1]['within_p50'] * 1000:.2f} ms")
                 if "matching" in only:
                     n_ref = {1_000: n_orders}.get(size, 5 if size <= 100_000 else 3)
                     orders_here = order_points if size <= 100_000 else order_points[:n_orders_big]
                     match_results.append(bl.bench_matching(store, labs, size, orders_here, min(n_ref, n_orders),
                                                            reference_cache))
-                    bl.log(f"{kind} {size:,}: candidates mean {match_results[-1]['mean'] * 1000:.1f} ms, "
+                    bd.log(f"{kind} {size:,}: candidates mean {match_results[-1]['mean'] * 1000:.1f} ms, "
                            f"naive {match_results[-1]['ref_mean'] * 1000:.0f} ms")
         finally:
             store.drop()
-    reports = [bl.table("Bulk loads (labs/s; machines included when matching runs)",
+    reports = [bd.table("Bulk loads (labs/s; machines included when matching runs)",
                         ["db", "labs", "seconds", "labs/s"], loads)]
     print("\n" + reports[-1], flush=True)
     if near_results:
