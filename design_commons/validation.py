@@ -64,6 +64,9 @@ def validate(data: bytes, filename: str, unit: str = "mm", limits: Limits = DEFA
     unit = normalise_unit(unit)
     kind, fmt = detect_format(filename, data[:256])
     report = Report()
+    if not data.strip():
+        report.error("empty", "The file is empty.", "Export the part again; the upload held no data.")
+        return Validation(kind, fmt, report)
     if len(data) > limits.max_bytes:
         report.error("too_large", f"The file is {len(data)} bytes; the limit is {limits.max_bytes}.")
         return Validation(kind, fmt, report)

@@ -35,3 +35,10 @@ def test_memory_bound_stops_a_big_parse(tmp_path):
     result = validate_isolated(path, "sphere.stl", "mm", Limits(parse_memory_mb=64))
     assert result.report["status"] == "failed"
     assert result.report["issues"][0]["code"] == "too_large"
+
+
+def test_an_empty_upload_is_reported_as_empty(tmp_path):
+    path = tmp_path / "nothing.stl"
+    path.write_bytes(b"")
+    result = validate_isolated(path, "nothing.stl", "mm")
+    assert [i["code"] for i in result.report["issues"]] == ["empty"]
