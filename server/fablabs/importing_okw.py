@@ -57,8 +57,16 @@ def source(path: Path, raw: bytes) -> Source:
     except ValueError:
         import yaml
 
+        class NoAliasLoader(yaml.SafeLoader):
+            """Facility records need no anchors; refusing aliases stops "billion laughs" expansion."""
+
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                if self.check_event(yaml.AliasEvent):
+                    raise yaml.YAMLError("YAML aliases (*name) are not accepted in facility records")
+                return super().compose_node(parent, index)
+
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a SafeLoader without aliases)
         except (yaml.YAMLError, RecursionError) as exc:
             raise ImportFileError(f"{path}: neither JSON nor YAML ({str(exc).splitlines()[0]})") from None
         fmt = "okw, yaml"

@@ -292,3 +292,17 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
         done = cli(tmp_path, str(okw[0]), str(bad))
         assert done.returncode == 2, (bad, done.stdout, done.stderr)
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_yaml_with_aliases_is_refused(tmp_path):
+    """A "billion laughs" YAML file is refused before it can expand, with a plain message."""
+    from server.fablabs.importing import ImportFileError
+    from server.fablabs.importing_okw import source
+
+    bomb = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8))
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb)
+    with pytest.raises(ImportFileError, match="aliases"):
+        source(path, path.read_bytes())
