@@ -52,6 +52,7 @@ def _serve(host: str, port: int, workers: int, app_factory: str = "server.app:cr
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 8)
             self.cfg.set("timeout", 120)
+            self.cfg.set("keepalive", 15)  # idle keep-alive connections live longer than a client's pause
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:

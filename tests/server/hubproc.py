@@ -11,8 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def session() -> requests.Session:
+    """A client session that retries a request whose connection broke, as a careful client does.
+
+    Safe for every call the tests make: creating POSTs carry an Idempotency-Key, and the node
+    endpoints answer a repeated accept, decline, progress (by seq) or complete without a change.
+    """
+    s = requests.Session()
+    retry = Retry(total=3, connect=3, read=3, status=0, allowed_methods=None, backoff_factor=0.2,
+                  raise_on_status=False)
+    s.mount("http://", HTTPAdapter(max_retries=retry))
+    return s
 
 
 def free_port() -> int:
@@ -71,9 +86,10 @@ class Client:
 
     def __init__(self, url: str, name: str) -> None:
         self.api = url + "/api/v1"
-        self.session = requests.Session()
+        self.session = session()
         email = f"{name}@example.org"
         r = self.session.post(self.api + "/accounts", json={"email": email, "password": "long enough pw", "name": name},
+                              headers={"Idempotency-Key": f"account-{email}"},
                               timeout=30)
         assert r.status_code == 201, r.text
         token = self.session.post(self.api + "/auth/tokens", json={"email": email, "password": "long enough pw"},
@@ -91,7 +107,8 @@ def publish_cube(designer: Client, timeout: float = 60) -> dict:
     import trimesh
 
     data = bytes(trimesh.creation.box(extents=(20, 20, 20)).export(file_type="stl"))
-    r = designer.post("/designs", data={"title": "Cube", "license": "CERN-OHL-S-2.0"}, files=[("files", ("cube.stl", data))])
+    r = designer.post("/designs", data={"title": "Cube", "license": "CERN-OHL-S-2.0"}, files=[("files", ("cube.stl", data))],
+                      headers={"Idempotency-Key": "publish-cube"})
     assert r.status_code == 201, r.text
     design = r.json()
     deadline = time.time() + timeout
@@ -106,8 +123,9 @@ def publish_cube(designer: Client, timeout: float = 60) -> dict:
 def register_lab(operator: Client, name: str, lat: float, lon: float) -> tuple[int, requests.Session]:
     r = operator.post("/fablabs", json={"name": name, "kind": "fablab", "latitude": lat, "longitude": lon,
                                         "machines": [{"key": "p1", "name": "Printer", "process": "fdm",
-                                                      "build_volume_mm": [220, 220, 250], "materials": ["PLA"]}]})
+                                                      "build_volume_mm": [220, 220, 250], "materials": ["PLA"]}]},
+                      headers={"Idempotency-Key": f"lab-{name}"})
     assert r.status_code == 201, r.text
-    node = requests.Session()
+    node = session()
     node.headers["Authorization"] = "Bearer " + r.json()["node_token"]
     return r.json()["id"], node
