@@ -43,7 +43,6 @@ from server.fablabs import spatial  # noqa: E402
 from server.fablabs.models import Fablab  # noqa: E402
 from server.fablabs.schemas import Heartbeat, MachineReport  # noqa: E402
 from server.orders import matching  # noqa: E402
-from server.orders import service as orders_service  # noqa: E402
 from server.orders.models import Order  # noqa: E402
 
 # --- 1. labs near a point ----------------------------------------------------------------------------------------
@@ -330,8 +329,7 @@ def bench_heartbeats(kind: str, tmpdir: Path, rng: np.random.Generator, cities: 
                     lab = fablabs.lab_for_node_token(s, token)
                     assert lab is not None
                     beat_now = dt.datetime.now(dt.UTC)
-                    if fablabs.heartbeat(s, lab, beat, beat_now, STALE_AFTER_S):
-                        orders_service.capacity_appeared(s, lab.latitude, lab.longitude, beat_now)
+                    fablabs.heartbeat(s, lab, beat, beat_now, STALE_AFTER_S)
                     s.commit()
                 lat.append(time.perf_counter() - t)
             hub_rate = len(beats) / (time.perf_counter() - t0)

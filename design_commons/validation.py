@@ -19,6 +19,8 @@ MESH_FORMATS = ("stl", "3mf", "obj", "ply", "off")
 DRAWING_FORMATS = ("dxf",)
 MESH_PROCESSES = ["fdm", "sla", "sls", "cnc_milling"]
 DRAWING_PROCESSES = ["laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting"]
+#: The one process vocabulary (DESIGN.md), used by the hub for designs, machines and orders alike.
+PROCESSES: tuple[str, ...] = (*MESH_PROCESSES, *DRAWING_PROCESSES)
 
 
 @dataclass

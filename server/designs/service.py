@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from design_commons import licences
 from design_commons.units import STATED_UNITS, normalise_unit
-from design_commons.validation import detect_format
+from design_commons.validation import PROCESSES, detect_format
 from server.accounts.models import Account
 from server.db import utcnow
 from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
@@ -19,7 +19,6 @@ from server.storage import BlobStore
 
 MAX_TAGS = 20
 MAX_FILES = 50
-PROCESSES = ("fdm", "sla", "sls", "cnc_milling", "laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting")
 
 
 @dataclass

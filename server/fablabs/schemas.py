@@ -6,9 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from design_commons.validation import PROCESSES  # the one vocabulary; others import it from here too
 from server.fablabs.models import Fablab, LabKind, Machine, MachineState
-
-PROCESSES = ("fdm", "sla", "sls", "cnc_milling", "laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting")
 
 
 def _check_materials(values: list[str]) -> list[str]:

@@ -226,7 +226,7 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
 
     Checks every machine first and changes nothing when one is wrong (422 ``unknown_machine``).
     Returns True when capacity appeared: the lab came back online, a machine became available,
-    was added, or gained a material (unmatched orders nearby deserve another try).
+    was added, or gained a material; nearby unmatched orders are then retried soon.
     """
     gained = not is_online(lab, now, stale_after_s)
     machines = {m.key: m for m in lab.machines}
@@ -273,7 +273,12 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
     if beat.agent:
         lab.agent = beat.agent[:100]
     session.flush()
-    return gained and lab.accepting_orders
+    if gained and lab.accepting_orders:
+        from server.orders.service import capacity_appeared
+
+        capacity_appeared(session, lab.latitude, lab.longitude, now)
+        return True
+    return False
 
 
 def _sample(session: Session, machine: Machine, now: dt.datetime) -> None:

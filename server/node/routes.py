@@ -14,7 +14,6 @@ from server.fablabs import service as fablabs
 from server.node.auth import current_lab
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
-from server.orders import service as orders
 from server.orders.routes import rules
 
 bp = Blueprint("node_api", __name__, url_prefix="/api/v1/node")
@@ -24,8 +23,7 @@ def heartbeat() -> Any:
     lab = current_lab()
     beat = json_body(lab_schemas.Heartbeat)
     now = utcnow()
-    if fablabs.heartbeat(db(), lab, beat, now, rules().stale_after_s):
-        orders.capacity_appeared(db(), lab.latitude, lab.longitude, now)
+    fablabs.heartbeat(db(), lab, beat, now, rules().stale_after_s)
     db().commit()
     return jsonify({"server_time": now.isoformat(), "poll_interval_s": current_app.config["COSMOLOC"].poll_interval_s,
                     "offered_jobs": lab_actions.offered_count(db(), lab.id)})

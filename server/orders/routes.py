@@ -15,8 +15,8 @@ bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 
 
 def rules() -> service.Rules:
-    settings = current_app.config["COSMOLOC"]
-    return service.Rules(offer_ttl_s=settings.offer_ttl_s, stale_after_s=settings.node_stale_after_s)
+    rules_now: service.Rules = current_app.extensions["cosmoloc.hub"].rules
+    return rules_now
 
 
 @bp.post("/orders")

@@ -18,7 +18,6 @@ from server.fablabs.schemas import Heartbeat
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
 from server.orders.models import JobState
-from server.orders.service import capacity_appeared
 from server.web import labforms
 from server.web.fablabs import lab_json
 from server.web.site import bp, form_page, rules, secret_page, settings, sign_in_required, signed_in
@@ -161,9 +160,7 @@ def report_machines(lab_id: int) -> Any:
     except ValidationError:
         flash("Choose a state for every machine.", "error")
         return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
-    now = utcnow()
-    if service.heartbeat(db(), lab, beat, now, settings().node_stale_after_s):
-        capacity_appeared(db(), lab.latitude, lab.longitude, now)
+    service.heartbeat(db(), lab, beat, utcnow(), settings().node_stale_after_s)
     db().commit()
     minutes = settings().node_stale_after_s // 60
     flash(f"Machine states saved. The lab counts as online for {minutes} minutes; report again to stay online.", "ok")
