@@ -123,9 +123,10 @@ class Store:
 
     def analyze(self) -> None:
         assert self.db is not None
-        with self.db.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        # after a bulk load, as autovacuum would soon do: statistics, and PostgreSQL's visibility map
+        # (without it an index-only scan still visits the table)
+        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE" if self.kind == "postgresql" else "ANALYZE")
 
 
 # --- data -------------------------------------------------------------------------------------------------------
@@ -161,12 +162,13 @@ def scatter(rng: np.random.Generator, cities: Cities, n: int, sigma_km: float,
 def cells_vectorised(lat: np.ndarray, lon: np.ndarray) -> dict[str, np.ndarray]:
     """``spatial.cells_of`` for whole arrays (checked against it on a sample)."""
     out: dict[str, np.ndarray] = {}
-    for column, size in spatial.LEVELS:
-        ncols = int(round(360 / size))
-        nrows = int(round(180 / size))
-        row = np.minimum(np.floor((lat + 90.0) / size).astype(np.int64), nrows - 1)
-        col = np.floor(((lon + 180.0) % 360.0) / size).astype(np.int64) % ncols
-        out[column] = row * ncols + col
+    per = spatial.MICRO_PER_DEGREE
+    rows, cols = 180 * per, 360 * per
+    row = np.minimum(np.floor((lat + 90.0) * per).astype(np.int64), rows - 1)
+    col = np.floor(((lon + 180.0) % 360.0) * per).astype(np.int64) % cols
+    for level, (column, _) in enumerate(spatial.LEVELS):
+        scale = 10 ** level
+        out[column] = (row // scale) * (cols // scale) + col // scale
     sample = np.linspace(0, len(lat) - 1, min(len(lat), 5000)).astype(int)
     for i in sample:
         expected = spatial.cells_of(float(lat[i]), float(lon[i]))
@@ -226,18 +228,18 @@ def lab_rows(labs: Labs, lo: int, hi: int, sqlite: bool, operator_id: int | None
     ts: Callable[[dt.datetime], Any] = _sqlite_ts if sqlite else (lambda v: v)
     now_v, old_v = ts(now), ts(old)
     true, false = (1, 0) if sqlite else (True, False)
-    cf, cm, cc = (labs.cells[c][lo:hi].tolist() for c in ("cell_fine", "cell_mid", "cell_coarse"))
+    cu, cf, cm, cc = (labs.cells[c][lo:hi].tolist() for c in ("cell_micro", "cell_fine", "cell_mid", "cell_coarse"))
     for j, (la, lo_, kind, cat) in enumerate(zip(labs.lat[lo:hi].tolist(), labs.lon[lo:hi].tolist(),
                                                  labs.kind[lo:hi].tolist(), labs.category[lo:hi].tolist(),
                                                  strict=True)):
         i = lo + j + 1
         token = tokens[i - 1] if tokens else None
-        yield (i, f"Lab {i}", kind, "", la, lo_, cf[j], cm[j], cc[j], "", "", "", false, true, operator_id,
+        yield (i, f"Lab {i}", kind, "", la, lo_, cu[j], cf[j], cm[j], cc[j], "", "", "", false, true, operator_id,
                fablabs.hash_token(token) if token else None, token[:10] if token else None,
                old_v if cat == 3 else now_v, None, "registered", None, now_v, now_v)
 
 
-LAB_COLUMNS = ("id, name, kind, description, latitude, longitude, cell_fine, cell_mid, cell_coarse, address, city, "
+LAB_COLUMNS = ("id, name, kind, description, latitude, longitude, cell_micro, cell_fine, cell_mid, cell_coarse, address, city, "
                "country, location_approximate, accepting_orders, operator_id, node_token_hash, node_token_prefix, "
                "last_seen_at, agent, source, import_key, created_at, updated_at")
 MACHINE_COLUMNS = ("id, fablab_id, key, name, process, build_x_mm, build_y_mm, build_z_mm, materials, state, "
@@ -299,7 +301,7 @@ def bulk_load(store: Store, labs: Labs, lo: int, hi: int, machines: bool,
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             with conn:
-                conn.executemany(f"INSERT INTO fablabs ({LAB_COLUMNS}) VALUES ({','.join('?' * 23)})",
+                conn.executemany(f"INSERT INTO fablabs ({LAB_COLUMNS}) VALUES ({','.join('?' * 24)})",
                                  lab_rows(labs, lo, hi, True, tokens=tokens))
                 if machines:
                     conn.executemany(f"INSERT INTO machines ({MACHINE_COLUMNS}) VALUES ({','.join('?' * 13)})",

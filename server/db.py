@@ -88,7 +88,10 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No JIT: the hub's queries are short, and range joins over cell indexes are estimated so high
+    # that PostgreSQL would spend more time compiling them than running them.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"options": "-c jit=off"})
 
 
 class Database:

@@ -31,6 +31,8 @@ class MachineState(enum.StrEnum):
 class Fablab(Base):
     __tablename__ = "fablabs"
     __table_args__ = (
+        # covering: the directory counts and measures the labs of small cells from this index alone
+        Index("ix_fablabs_cell_micro", "cell_micro", "latitude", "longitude", "id"),
         Index("ix_fablabs_cell_fine", "cell_fine"),
         Index("ix_fablabs_cell_mid", "cell_mid"),
         Index("ix_fablabs_cell_coarse", "cell_coarse"),
@@ -43,7 +45,8 @@ class Fablab(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
-    # grid cells of the location at three sizes: the spatial prefilter of directory and matching queries
+    # grid cells of the location at four nested sizes: the spatial prefilter of directory and matching queries
+    cell_micro: Mapped[int] = mapped_column(Integer)
     cell_fine: Mapped[int] = mapped_column(Integer)
     cell_mid: Mapped[int] = mapped_column(Integer)
     cell_coarse: Mapped[int] = mapped_column(Integer)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from server.accounts.models import Account
 from server.errors import ApiError, invalid, not_found
-from server.fablabs import geocoding, spatial
+from server.fablabs import geocoding, nearby, spatial
 from server.fablabs.models import Fablab, Machine, MachineState, MachineStateSample
 from server.fablabs.schemas import FablabIn, FablabPatch, Heartbeat, MachineIn
 
@@ -188,7 +188,7 @@ def within_arrays(session: Session, latitude: float, longitude: float, radius_km
                                      latitude, longitude, radius_km)).all()
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    table = np.array(rows, dtype=float).reshape(len(rows), 3)
+    table = np.array([tuple(r) for r in rows], dtype=float).reshape(len(rows), 3)  # tuples: numpy probes Rows slowly
     ids = table[:, 0].astype(np.int64)
     dist = spatial.distances_km(latitude, longitude, table[:, 1], table[:, 2])
     keep = dist <= radius_km
@@ -207,13 +207,18 @@ def within(session: Session, latitude: float, longitude: float, radius_km: float
 def near(session: Session, latitude: float, longitude: float, radius_km: float, process: str | None,
          page: int, per_page: int) -> tuple[list[tuple[Fablab, float]], int]:
     """One page of the directory around a point: labs and their distances, nearest first, and the total."""
-    ids, dist = within_arrays(session, latitude, longitude, radius_km, _process_filter(select(Fablab), process))
     lo, hi = (page - 1) * per_page, page * per_page
-    chosen = list(zip(ids[lo:hi].tolist(), dist[lo:hi].tolist(), strict=True))
+    found = nearby.page(session, latitude, longitude, radius_km, process, lo, hi)
+    if found is None:  # no grid cover: measure every lab in the band of latitude
+        all_ids, all_dist = within_arrays(session, latitude, longitude, radius_km,
+                                          _process_filter(select(Fablab), process))
+        found = all_ids[lo:hi], all_dist[lo:hi], len(all_ids)
+    ids, dist, total = found
+    chosen = list(zip(ids.tolist(), dist.tolist(), strict=True))
     labs = {lab.id: lab for lab in session.scalars(
         select(Fablab).where(Fablab.id.in_([i for i, _ in chosen])).options(selectinload(Fablab.machines),
                                                                              selectinload(Fablab.operator)))}
-    return [(labs[i], d) for i, d in chosen if i in labs], len(ids)
+    return [(labs[i], d) for i, d in chosen if i in labs], total
 
 
 def listing(process: str | None) -> Select[Any]:
