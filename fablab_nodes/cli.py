@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from fablab_nodes.config import AgentConfig, ConfigError, install_redaction, load_config
-from fablab_nodes.drivers import RecordedDriver
+from fablab_nodes.drivers import OctoPrintDriver, RecordedDriver
 from fablab_nodes.fitting import Fit, check_machine
 from fablab_nodes.hub_client import HubClient, HubRejected, HubUnavailable
 from fablab_nodes.jobs import Job, JobState
@@ -201,7 +201,7 @@ def _finish(ctx: click.Context, config_path: Path | None, job_id: str, ok: bool,
         state = local.phase.value if local else "not accepted here"
         raise Refused(f"job {job_id} is not in hand here ({state})")
     driver = runner.drivers.get(local.machine_key or "")
-    if isinstance(driver, RecordedDriver):
+    if isinstance(driver, RecordedDriver | OctoPrintDriver):  # drivers that keep a record of the job
         driver.close(job_id, "done" if ok else "failed", "" if ok else text)
     if not runner.ledger.finish(job_id, ok=ok, reason="" if ok else text, note=text if ok and text else None):
         raise Refused(f"job {job_id} was already ended")

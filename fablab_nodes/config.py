@@ -22,7 +22,8 @@ TOKEN_ENV = "COSMOLOC_NODE_TOKEN"
 PROCESSES = ("fdm", "sla", "sls", "cnc_milling", "laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting")
 SHEET_PROCESSES = frozenset({"laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting"})
 
-_TOP_KEYS = {"hub", "token_file", "state_dir", "poll_interval_s", "accept", "machines"}
+_TOP_KEYS = {"hub", "token_file", "state_dir", "poll_interval_s", "accept", "machines", "outbox_keep_days",
+             "outbox_keep_reports"}
 _MACHINE_KEYS = {"key", "name", "process", "build_volume_mm", "materials", "driver", "speed"}
 _OCTOPRINT_KEYS = {"url", "api_key_file", "slicer_config", "slicer", "slice_timeout_s"}
 
@@ -92,7 +93,11 @@ class OctoPrintSettings:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """The whole agent configuration; paths are absolute (resolved against the config file's folder)."""
+    """The whole agent configuration; paths are absolute (resolved against the config file's folder).
+
+    Delivered reports stay in the outbox ``outbox_keep_days`` days, and the ``outbox_keep_reports``
+    newest of them longer still; pending reports stay until delivered.
+    """
 
     hub: str
     token: Secret
@@ -101,6 +106,8 @@ class AgentConfig:
     accept: AcceptPolicy
     machines: tuple[MachineConfig, ...]
     path: Path | None = None
+    outbox_keep_days: float = 7.0
+    outbox_keep_reports: int = 1000
 
     def machine(self, key: str) -> MachineConfig | None:
         """The machine with this key, or None."""
@@ -152,6 +159,12 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str],
     poll = raw.get("poll_interval_s", 10)
     if isinstance(poll, bool) or not isinstance(poll, int | float) or poll <= 0:
         raise fail("poll_interval_s", "must be a positive number of seconds")
+    keep_days = raw.get("outbox_keep_days", 7)
+    if isinstance(keep_days, bool) or not isinstance(keep_days, int | float) or keep_days < 0:
+        raise fail("outbox_keep_days", "must be a number of days, 0 or more")
+    keep_reports = raw.get("outbox_keep_reports", 1000)
+    if isinstance(keep_reports, bool) or not isinstance(keep_reports, int) or keep_reports < 0:
+        raise fail("outbox_keep_reports", "must be a whole number, 0 or more")
     try:
         accept = AcceptPolicy(raw.get("accept", "auto"))
     except ValueError:
@@ -166,7 +179,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str],
         raise fail("machines", f"machine key {dupes[0]!r} is used twice")
     token = _read_token(raw.get("token_file"), base_dir, env, fail)
     return AgentConfig(hub=hub.rstrip("/"), token=token, state_dir=(base_dir / state_dir).resolve(),
-                       poll_interval_s=float(poll), accept=accept, machines=machines)
+                       poll_interval_s=float(poll), accept=accept, machines=machines,
+                       outbox_keep_days=float(keep_days), outbox_keep_reports=keep_reports)
 
 
 def _parse_machine(m: Any, i: int, known_drivers: tuple[str, ...], fail: Any, base_dir: Path) -> MachineConfig:

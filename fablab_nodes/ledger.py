@@ -135,6 +135,14 @@ class Ledger:
                 self.outbox.append(job_id, ReportKind.FAIL, {"reason": _clip(reason or "failed at the lab")}, conn=c)
         return True
 
+    def prune_reports(self, keep_days: float, keep_last: int) -> int:
+        """Prune the outbox (:meth:`Outbox.prune`), keeping every report of the jobs still in hand."""
+        marks = ",".join("?" * len(ACTIVE_PHASES))
+        with self.db.transaction() as c:
+            active = [r[0] for r in c.execute(f"SELECT job_id FROM jobs WHERE phase IN ({marks})",
+                                              tuple(p.value for p in ACTIVE_PHASES))]
+            return self.outbox.prune(keep_days, keep_last, keep_jobs=active, conn=c)
+
     def _upsert(self, c: sqlite3.Connection, job: Job, phase: Phase, machine_key: str | None = None,
                 accept_report_id: int | None = None, reason: str | None = None) -> None:
         now = _now()

@@ -8,6 +8,11 @@ harmlessly (a ``seq`` not above the last is ignored; complete is idempotent), so
 after a crash does not change the result. A report the hub refuses for good (409, 404, 422: the
 job was withdrawn or is no longer offered) is dropped with a log line rather than retried forever.
 Delivery holds a lock file so the run loop and an operator's command never deliver at once.
+
+Delivered and dropped reports are kept for a while, then pruned (:meth:`Outbox.prune`); pending
+ones never are. Pruning cannot make a report go twice or a ``seq`` come back: only rows that left
+the queue are deleted, report ids are never reused (``AUTOINCREMENT``) and the ``seq`` counters
+live in their own table.
 """
 from __future__ import annotations
 
@@ -16,10 +21,10 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -119,7 +124,7 @@ class Outbox:
         return [_report(r) for r in rows]
 
     def reports(self, job_id: str | None = None) -> list[Report]:
-        """All reports (of one job, if given), in order, whatever their status."""
+        """All reports kept (of one job, if given), in order, whatever their status."""
         with self.db.transaction() as c:
             if job_id is None:
                 rows = c.execute("SELECT * FROM reports ORDER BY id").fetchall()
@@ -128,7 +133,7 @@ class Outbox:
         return [_report(r) for r in rows]
 
     def status(self, report_id: int) -> ReportStatus | None:
-        """The status of one report, or None if there is no such report."""
+        """The status of one report, or None if there is no such report (any more: see :meth:`prune`)."""
         with self.db.transaction() as c:
             row = c.execute("SELECT status FROM reports WHERE id = ?", (report_id,)).fetchone()
         return ReportStatus(row[0]) if row else None
@@ -169,6 +174,24 @@ class Outbox:
                 result.delivered.append(report)
             result.remaining = len(self.pending())
         return result
+
+    def prune(self, keep_days: float, keep_last: int, keep_jobs: Iterable[str] = (),
+              conn: sqlite3.Connection | None = None) -> int:
+        """Delete the delivered and dropped reports that left the queue more than ``keep_days`` ago,
+        except the ``keep_last`` newest of them and every report of the jobs in ``keep_jobs``. Pending
+        reports are never deleted. Returns how many were. With ``conn``, it joins that transaction."""
+        cutoff = (datetime.now(UTC) - timedelta(days=keep_days)).isoformat()
+        jobs = sorted(set(keep_jobs))
+        with self._conn(conn) as c:
+            cur = c.execute(
+                "DELETE FROM reports WHERE status != 'pending' AND finished_at IS NOT NULL AND finished_at < ? "
+                f"AND job_id NOT IN ({','.join('?' * len(jobs))}) "
+                "AND id NOT IN (SELECT id FROM reports WHERE status != 'pending' ORDER BY id DESC LIMIT ?)",
+                (cutoff, *jobs, max(0, keep_last)))
+            pruned = cur.rowcount
+        if pruned:
+            log.info("outbox: pruned %d delivered report(s)", pruned)
+        return pruned
 
     def _attempted(self, report: Report, note: str) -> None:
         with self.db.transaction() as c:

@@ -4,21 +4,22 @@ Each step: deliver what waits in the outbox; send a heartbeat when due (every po
 the interval the hub answers); take offered jobs (``accept = "auto"``: accept when a free machine
 can make the part, else decline with the reason; ``"manual"``: leave them to the operator);
 stop jobs the hub withdrew; move each accepted job on (download and check the file, start it on
-its machine, report progress, complete or fail); deliver again. A hub that is down or answers 5xx
+its machine, report progress, complete or fail); tidy up (remove the files of jobs that have
+ended, prune delivered reports from the outbox); deliver again. A hub that is down or answers 5xx
 never ends the loop: reports wait in the outbox and go, in order, when it is back. The agent only
 connects out. SIGINT and SIGTERM end the loop cleanly after the current step.
 """
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from fablab_nodes import AGENT_NAME
+from fablab_nodes import AGENT_NAME, job_files
 from fablab_nodes.config import AcceptPolicy, AgentConfig
 from fablab_nodes.drivers import Driver, MachineStatus, make_driver
 from fablab_nodes.fitting import Fit, Stage, best_fit, check_machine
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_STEP = 1.0  # percent: a smaller move is not worth a report
 MIN_INTERVAL_S, MAX_INTERVAL_S = 0.01, 3600.0
+PRUNE_EVERY_S = 600.0  # how often delivered reports past their retention are pruned from the outbox
 
 
 class Runner:
@@ -54,6 +56,7 @@ class Runner:
         self._announced: set[str] = set()
         self._hub_failed = False
         self._offered_hint: int | None = None
+        self._prune_due = 0.0
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -66,6 +69,7 @@ class Runner:
         log.info("%s for %s: %d machine(s), accept %s", AGENT_NAME, self.config.hub, len(self.drivers),
                  self.config.accept.value)
         with self._signals_stop():
+            self._guarded(self.tidy_up)  # leftovers of jobs that ended before this start
             while not self._stop.is_set():
                 self.step()
                 done += 1
@@ -84,17 +88,21 @@ class Runner:
         hub has proved unreachable in a step, the rest of the step leaves it alone (local work goes on)."""
         self._hub_failed = False
         for part, needs_hub in ((self.deliver, True), (self.heartbeat, True), (self.handle_offers, True),
-                                (self.check_withdrawn, True), (self.advance_jobs, False), (self.deliver, True)):
+                                (self.check_withdrawn, True), (self.advance_jobs, False), (self.tidy_up, False),
+                                (self.deliver, True)):
             if self._stop.is_set():
                 break  # everything done so far is in the state file: the next start goes on from there
             if needs_hub and self._hub_failed:
                 continue
-            try:
-                part()
-            except HubError as exc:
-                self._hub_trouble(exc)
-            except Exception:  # a bug or a driver's failure must not end the loop
-                log.exception("agent step %s failed", getattr(part, "__name__", part))
+            self._guarded(part)
+
+    def _guarded(self, part: Callable[[], Any]) -> None:
+        try:
+            part()
+        except HubError as exc:
+            self._hub_trouble(exc)
+        except Exception:  # a bug or a driver's failure must not end the loop
+            log.exception("agent step %s failed", getattr(part, "__name__", part))
 
     @contextmanager
     def _signals_stop(self) -> Iterator[None]:
@@ -272,8 +280,7 @@ class Runner:
         self.ledger.move(lj.job_id, Phase.DOWNLOADING, {Phase.ACCEPTING})
 
     def _download(self, lj: LocalJob) -> None:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", lj.job.file.filename).strip("._") or "part"
-        dest = self.config.state_dir / "files" / re.sub(r"[^A-Za-z0-9_-]+", "_", lj.job_id) / name
+        dest = job_files.download_path(self.config.state_dir, lj.job)
         try:
             got = self.client.download(lj.job_id, dest)
         except HubRejected as exc:
@@ -298,7 +305,7 @@ class Runner:
             log.error("job %s: %s; reported as failed", lj.job_id, problem)
             return
         self.ledger.move(lj.job_id, Phase.READY, {Phase.DOWNLOADING}, file_path=dest)
-        log.info("job %s: file %s checked (sha256 %s)", lj.job_id, name, got.sha256[:12])
+        log.info("job %s: file %s checked (sha256 %s)", lj.job_id, dest.name, got.sha256[:12])
 
     def _start(self, lj: LocalJob, driver: Driver) -> None:
         if driver.state().status is not MachineStatus.IDLE or lj.file_path is None:
@@ -324,8 +331,21 @@ class Runner:
         elif lj.last_percent is None or progress.percent >= lj.last_percent + PROGRESS_STEP:
             self.ledger.progress(lj.job_id, progress.percent)
 
+    def tidy_up(self) -> None:
+        """Remove the files of the jobs that have ended (their last report is queued by then); prune
+        the outbox's delivered reports past their retention every :data:`PRUNE_EVERY_S`."""
+        job_files.remove_ended(self.config.state_dir, (lj.job_id for lj in self.ledger.active()))
+        if time.monotonic() >= self._prune_due:
+            self._prune_due = time.monotonic() + PRUNE_EVERY_S
+            self.ledger.prune_reports(self.config.outbox_keep_days, self.config.outbox_keep_reports)
+
     def close(self) -> None:
-        """Release the hub connection."""
+        """Stop what the drivers run in the background (a slicer) and release the hub connection."""
+        for driver in self.drivers.values():
+            shutdown = getattr(driver, "shutdown", None)
+            if callable(shutdown):
+                with suppress(Exception):
+                    shutdown()
         with suppress(Exception):
             self.client.close()
 

@@ -49,9 +49,16 @@ CREATE TABLE IF NOT EXISTS driver_jobs (
     duration_s REAL NOT NULL,
     status TEXT NOT NULL,
     reason TEXT,
+    source_path TEXT,
+    gcode_name TEXT,
+    gcode_removed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (machine_key, job_id)
 );
 """
+# Columns added since the first release: a state file made by an older agent gets them on open.
+_ADDED_COLUMNS = {
+    "driver_jobs": ("source_path TEXT", "gcode_name TEXT", "gcode_removed INTEGER NOT NULL DEFAULT 0"),
+}
 
 
 class StateDB:
@@ -67,6 +74,12 @@ class StateDB:
             conn.executescript(_SCHEMA)
         finally:
             conn.close()
+        with self.transaction() as c:
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row["name"] for row in c.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column.split()[0] not in have:
+                        c.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

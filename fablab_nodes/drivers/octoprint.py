@@ -1,12 +1,18 @@
 """The octoprint driver: a real FDM printer behind OctoPrint, fed by the PrusaSlicer command line.
 
-A job is made in four moves: the canonical STL is sliced with the lab's PrusaSlicer profile
-(:func:`slice_stl`), the estimated print time is read from the G-code's comments
-(:func:`read_estimated_seconds`), the G-code is uploaded to OctoPrint as
-``cosmoloc-job-<id>-<start time>.gcode`` (a fresh name for each attempt: OctoPrint keeps a file's
-print record across uploads) and printed. Progress comes from ``/api/job``; the outcome from the
-file's print record (OctoPrint notes each print of a file as a success or a failure), so a print
-that ends while the agent is away is still told right.
+A job is made in four moves: the canonical STL is sliced with the lab's PrusaSlicer profile in a
+child process (:class:`~fablab_nodes.drivers.slicer.SliceRun`: :meth:`OctoPrintDriver.start`
+starts it and each :meth:`OctoPrintDriver.poll` asks whether it is done, so heartbeats and offers
+go on while it runs), the estimated print time is read from the G-code's comments, the G-code is
+uploaded to OctoPrint as ``cosmoloc-job-<id>-<time>.gcode`` (a fresh name for each attempt:
+OctoPrint keeps a file's print record across uploads) and printed. While it slices the job is
+in production at 0 % and the machine reads busy; a slicer that fails or runs past
+``slice_timeout_s`` fails the job with its reason, a job withdrawn mid-slice kills the slicer and
+nothing is uploaded. A restarted agent slices again. Progress comes from ``/api/job``; the outcome
+from the file's print record (OctoPrint notes each print of a file as a success or a failure), so
+a print that ends while the agent is away is still told right. Once the job has ended the G-code
+is deleted from OctoPrint (again at each heartbeat while OctoPrint is away or still winding the
+print down).
 
 The machine's state comes from ``/api/printer`` (and ``/api/job`` when no printer is connected);
 its build volume from OctoPrint's current printer profile, which replaces the configured one (so
@@ -17,10 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import shutil
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,96 +31,23 @@ from typing import Any
 
 from fablab_nodes.config import MachineConfig, OctoPrintSettings
 from fablab_nodes.drivers.base import JobProgress, MachineState, MachineStatus
-from fablab_nodes.drivers.octoprint_client import OctoPrintClient, OctoPrintError, OctoPrintRejected
+from fablab_nodes.drivers.octoprint_client import (
+    OctoPrintClient,
+    OctoPrintError,
+    OctoPrintRejected,
+    OctoPrintUnavailable,
+)
+from fablab_nodes.drivers.slicer import SliceRun, SlicingError, find_slicer, read_estimated_seconds
 from fablab_nodes.fitting import check_machine
 from fablab_nodes.jobs import Job
 from fablab_nodes.state_db import StateDB
 
 log = logging.getLogger(__name__)
 
-SLICER_NAMES = ("prusa-slicer", "prusa-slicer-console", "PrusaSlicer")
 PROFILE_TTL_S = 300.0  # how long the build volume read from OctoPrint is trusted
 START_GRACE_S = 20.0  # a print that has neither started nor ended this long after the command has failed
-_ESTIMATE = re.compile(r"^;\s*estimated printing time(?: \(normal mode\))?\s*=\s*(.+)$", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
-_SECONDS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _BUSY_FLAGS = ("printing", "cancelling", "finishing", "pausing", "resuming", "starting")
-
-
-class SlicingError(Exception):
-    """PrusaSlicer is missing, failed or took too long; the message is meant for people."""
-
-
-def find_slicer(configured: str | None = None) -> str | None:
-    """The PrusaSlicer program to run: ``configured`` (a path, or a name on PATH), else the first of
-    :data:`SLICER_NAMES` found on PATH; None when there is none."""
-    if configured:
-        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else shutil.which(configured)
-    return next((found for name in SLICER_NAMES if (found := shutil.which(name))), None)
-
-
-def slice_stl(stl_path: Path, ini_path: Path, out_path: Path, *, slicer: str | None = None,
-              timeout_s: float = 600.0, copies: int = 1) -> Path:
-    """Slice ``stl_path`` with the PrusaSlicer profile ``ini_path`` into ``out_path`` (G-code).
-
-    ``copies`` > 1 prints that many copies side by side. Runs headless; when the slicer wants a
-    display and none is there, it is run again under ``xvfb-run``. Raises :class:`SlicingError`.
-    """
-    program = find_slicer(slicer)
-    if program is None:
-        raise SlicingError(f"PrusaSlicer not found (looked for {slicer or ', '.join(SLICER_NAMES)})")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.unlink(missing_ok=True)
-    args = [program, "--export-gcode", "--load", str(ini_path), "--output", str(out_path)]
-    if copies > 1:
-        args += ["--duplicate", str(copies)]
-    args.append(str(stl_path))
-    # The command line needs no display; Qt/GTK parts that look for one are told to do without.
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = _run(args, env, timeout_s)
-    if result.returncode != 0 and "display" in result.stderr.lower() and shutil.which("xvfb-run"):
-        result = _run(["xvfb-run", "-a", *args], env, timeout_s)
-    if result.returncode != 0 or not out_path.is_file() or out_path.stat().st_size == 0:
-        raise SlicingError(f"PrusaSlicer failed (exit {result.returncode}): {_last_words(result)}")
-    return out_path
-
-
-def _run(args: list[str], env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(args, env=env, capture_output=True, text=True, errors="replace", timeout=timeout_s,
-                              stdin=subprocess.DEVNULL, check=False)
-    except subprocess.TimeoutExpired:
-        raise SlicingError(f"PrusaSlicer took longer than {timeout_s:g} s") from None
-    except OSError as exc:
-        raise SlicingError(f"cannot run PrusaSlicer: {exc.strerror or exc}") from None
-
-
-def _last_words(result: subprocess.CompletedProcess[str]) -> str:
-    # PrusaSlicer logs a lot at trace level; its real complaint is among the last lines without it.
-    lines = [ln.strip() for ln in (result.stderr + "\n" + result.stdout).splitlines()
-             if ln.strip() and "[trace]" not in ln and "[debug]" not in ln]
-    return " | ".join(lines[-3:])[:500] or "no message"
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a PrusaSlicer duration such as ``1d 2h 3m 4s`` or ``42s``; None if it has none."""
-    parts = _DURATION_PART.findall(text)
-    if not parts:
-        return None
-    return sum(float(n) * _SECONDS[unit] for n, unit in parts)
-
-
-def read_estimated_seconds(gcode_path: Path) -> float | None:
-    """The estimated print time (normal mode) from PrusaSlicer's G-code comments, in seconds; None
-    when the file has no estimate."""
-    found: float | None = None
-    with gcode_path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.startswith(";") and "estimated printing time" in line:
-                m = _ESTIMATE.match(line.strip())
-                if m and "silent" not in line:
-                    found = parse_duration(m.group(1))
-    return found
+_ENDED = ("done", "failed", "cancelled")
 
 
 def status_from_flags(flags: dict[str, Any]) -> MachineStatus:
@@ -152,8 +82,9 @@ def volume_from_profiles(data: dict[str, Any]) -> tuple[float, float, float] | N
 
 class OctoPrintDriver:
     """A printer run by OctoPrint; see the module docstring. Jobs are recorded in the state file's
-    ``driver_jobs`` (started_at, the slicer's estimate as duration_s, status) so a restarted agent
-    picks its prints up again."""
+    ``driver_jobs`` (status ``slicing``, ``running``, ``done``, ``failed`` or ``cancelled``; the STL
+    being sliced; the G-code's name on OctoPrint; started_at and the slicer's estimate as duration_s
+    once printing) so a restarted agent picks its slices and prints up again."""
 
     def __init__(self, config: MachineConfig, db: StateDB, client: OctoPrintClient | None = None) -> None:
         settings = config.options.get("octoprint")
@@ -167,13 +98,17 @@ class OctoPrintDriver:
         self._last_percent: dict[str, float] = {}
         self._last_status: MachineStatus | None = None
         self._last_problem = ""
+        self._slicing: dict[str, SliceRun] = {}
 
     # -- state ----------------------------------------------------------------------------
 
     def state(self) -> MachineState:
         status = self._status()
+        slicing = self._tidy(reachable=status is not MachineStatus.OFFLINE)
         if status is not MachineStatus.OFFLINE:
             self._refresh_volume()
+        if status is MachineStatus.IDLE and slicing:
+            status = MachineStatus.BUSY  # OctoPrint is idle, but the machine is taken by the job being sliced
         if status is not self._last_status:
             log.info("machine %s (OctoPrint %s): %s", self.config.key, self.settings.url, status.value)
             self._last_status = status
@@ -229,30 +164,98 @@ class OctoPrintDriver:
     # -- jobs -----------------------------------------------------------------------------
 
     @staticmethod
-    def _gcode_name(job_id: str, started_at: float) -> str:
-        return f"cosmoloc-job-{re.sub(r'[^A-Za-z0-9_-]+', '_', job_id)}-{int(started_at)}.gcode"
+    def _gcode_name(job_id: str, stamp: float) -> str:
+        return f"cosmoloc-job-{re.sub(r'[^A-Za-z0-9_-]+', '_', job_id)}-{int(stamp)}.gcode"
 
-    def _row(self, job: Job) -> Any:
+    def _row(self, job_id: str) -> Any:
         with self.db.transaction() as c:
             return c.execute("SELECT * FROM driver_jobs WHERE machine_key = ? AND job_id = ?",
-                             (self.config.key, job.id)).fetchone()
+                             (self.config.key, job_id)).fetchone()
+
+    def _name_of(self, row: Any) -> str | None:
+        if row["gcode_name"]:
+            return str(row["gcode_name"])
+        if row["source_path"] is None and row["status"] != "slicing":
+            # A row from before the name was kept: it came from the print's start time.
+            return self._gcode_name(str(row["job_id"]), float(row["started_at"]))
+        return None
 
     def gcode_name(self, job: Job) -> str | None:
-        """The name of the job's G-code on OctoPrint, once it was started."""
-        row = self._row(job)
-        return None if row is None else self._gcode_name(job.id, float(row["started_at"]))
+        """The name of the job's G-code on OctoPrint, once it was uploaded."""
+        row = self._row(job.id)
+        return None if row is None else self._name_of(row)
 
     def start(self, job: Job, file_path: Path) -> None:
-        """Slice, upload and print. Raises (SlicingError, OctoPrintError) with a reason for people
-        when the print cannot be started; the run loop fails the job with it."""
-        gcode = slice_stl(file_path, self.settings.slicer_config, file_path.with_suffix(".gcode"),
-                          slicer=self.settings.slicer, timeout_s=self.settings.slice_timeout_s,
-                          copies=max(1, job.quantity))
+        """Start slicing ``file_path`` (the checked STL) and return at once: :meth:`poll` uploads and
+        prints the G-code once the slicer is done. Raises :class:`SlicingError` when the slicer cannot
+        be run at all; the run loop fails the job with it."""
+        self._slice(job, file_path)
+        with self.db.transaction() as c:
+            # A fresh G-code name for each attempt: the name is chosen when the G-code is uploaded.
+            c.execute("INSERT INTO driver_jobs (machine_key, job_id, started_at, duration_s, status, source_path) "
+                      "VALUES (?, ?, ?, 0, 'slicing', ?) ON CONFLICT (machine_key, job_id) DO UPDATE SET "
+                      "started_at = excluded.started_at, duration_s = 0, status = 'slicing', reason = NULL, "
+                      "source_path = excluded.source_path, gcode_name = NULL, gcode_removed = 0",
+                      (self.config.key, job.id, time.time(), str(file_path)))
+
+    def _slice(self, job: Job, stl: Path) -> SliceRun:
+        run = SliceRun(stl, self.settings.slicer_config, stl.with_suffix(".gcode"), slicer=self.settings.slicer,
+                       timeout_s=self.settings.slice_timeout_s, copies=max(1, job.quantity))
+        self._slicing[job.id] = run
+        log.info("job %s: slicing for %s (slicer pid %d)", job.id, self.config.key, run.pid)
+        return run
+
+    def poll(self, job: Job) -> JobProgress:
+        """The job's progress: 0 % while it is sliced (then uploaded and started), then OctoPrint's."""
+        row = self._row(job.id)
+        if row is None:
+            return JobProgress(0.0, failed=True, reason="the machine has no record of this job")
+        if row["status"] == "done":
+            return JobProgress(100.0, done=True)
+        if row["status"] in ("failed", "cancelled"):
+            return JobProgress(0.0, failed=True, reason=row["reason"] or row["status"])
+        if row["status"] == "slicing":
+            return self._poll_slice(job, row)
+        last = self._last_percent.get(job.id, 0.0)
+        try:
+            progress = self._observe(job, row)
+        except OctoPrintError as exc:  # not reachable now: the print may well go on; ask again later
+            log.debug("job %s: %s", job.id, exc)
+            return JobProgress(last)
+        if progress.done or progress.failed:
+            self.close(job.id, "done" if progress.done else "failed", progress.reason)
+        else:
+            progress = JobProgress(max(last, progress.percent))
+            self._last_percent[job.id] = progress.percent
+        return progress
+
+    def _poll_slice(self, job: Job, row: Any) -> JobProgress:
+        try:
+            run = self._slicing.get(job.id)
+            if run is None:  # the agent was restarted mid-slice: slice again
+                source = Path(row["source_path"] or "")
+                if not row["source_path"] or not source.is_file():
+                    raise SlicingError("the file to slice is no longer there")
+                run = self._slice(job, source)
+            gcode = run.poll()
+        except SlicingError as exc:
+            return self._failed(job.id, str(exc))
+        if gcode is None:
+            return JobProgress(0.0)
+        try:
+            self._print(job, gcode, row)
+        except OctoPrintUnavailable as exc:  # sliced, but OctoPrint is away: upload when it is back
+            log.debug("job %s: sliced, not uploaded yet: %s", job.id, exc)
+        except OctoPrintError as exc:
+            return self._failed(job.id, str(exc))
+        return JobProgress(0.0)
+
+    def _print(self, job: Job, gcode: Path, row: Any) -> None:
+        name = row["gcode_name"] or self._gcode_name(job.id, time.time())
+        with self.db.transaction() as c:  # kept before the upload, so an upload that ends badly is still deleted
+            c.execute("UPDATE driver_jobs SET gcode_name = ? WHERE machine_key = ? AND job_id = ?",
+                      (name, self.config.key, job.id))
         estimate = read_estimated_seconds(gcode)
-        log.info("job %s: sliced for %s, estimated print time %s", job.id, self.config.key,
-                 f"{estimate:.0f} s" if estimate is not None else "unknown")
-        started_at = time.time()
-        name = self._gcode_name(job.id, started_at)
         self.client.upload(gcode, name)
         try:
             self.client.select_and_print(name)
@@ -261,11 +264,17 @@ class OctoPrintDriver:
             if not self._printing(name):
                 raise OctoPrintError(f"OctoPrint would not start the print: {exc}") from None
         with self.db.transaction() as c:
-            c.execute("INSERT INTO driver_jobs (machine_key, job_id, started_at, duration_s, status) "
-                      "VALUES (?, ?, ?, ?, 'running') ON CONFLICT (machine_key, job_id) DO UPDATE SET "
-                      "started_at = excluded.started_at, duration_s = excluded.duration_s, status = 'running', "
-                      "reason = NULL", (self.config.key, job.id, started_at, estimate or 0.0))
+            c.execute("UPDATE driver_jobs SET started_at = ?, duration_s = ?, status = 'running', reason = NULL "
+                      "WHERE machine_key = ? AND job_id = ? AND status = 'slicing'",
+                      (time.time(), estimate or 0.0, self.config.key, job.id))
+        self._slicing.pop(job.id, None)
         self._last_percent[job.id] = 0.0
+        log.info("job %s: sliced for %s, estimated print time %s; printing %s", job.id, self.config.key,
+                 f"{estimate:.0f} s" if estimate is not None else "unknown", name)
+
+    def _failed(self, job_id: str, reason: str) -> JobProgress:
+        self.close(job_id, "failed", reason)
+        return JobProgress(0.0, failed=True, reason=reason)
 
     def _printing(self, name: str) -> bool:
         try:
@@ -274,30 +283,9 @@ class OctoPrintDriver:
             return False
         return _job_file(data) == name and str(data.get("state", "")).lower() in ("printing", "starting")
 
-    def poll(self, job: Job) -> JobProgress:
-        row = self._row(job)
-        if row is None:
-            return JobProgress(0.0, failed=True, reason="the machine has no record of this job")
-        if row["status"] == "done":
-            return JobProgress(100.0, done=True)
-        if row["status"] in ("failed", "cancelled"):
-            return JobProgress(0.0, failed=True, reason=row["reason"] or row["status"])
-        last = self._last_percent.get(job.id, 0.0)
-        try:
-            progress = self._observe(job, float(row["started_at"]))
-        except OctoPrintError as exc:  # not reachable now: the print may well go on; ask again later
-            log.debug("job %s: %s", job.id, exc)
-            return JobProgress(last)
-        if progress.done or progress.failed:
-            self._close(job.id, "done" if progress.done else "failed", progress.reason)
-            self._last_percent.pop(job.id, None)
-        else:
-            progress = JobProgress(max(last, progress.percent))
-            self._last_percent[job.id] = progress.percent
-        return progress
-
-    def _observe(self, job: Job, started_at: float) -> JobProgress:
-        name = self._gcode_name(job.id, started_at)
+    def _observe(self, job: Job, row: Any) -> JobProgress:
+        name = self._name_of(row) or ""
+        started_at = float(row["started_at"])
         data = self.client.job()
         state_text = str(data.get("state", ""))
         if _job_file(data) == name:
@@ -330,24 +318,77 @@ class OctoPrintDriver:
         return JobProgress(0.0, failed=True, reason="the print was cancelled or failed on OctoPrint")
 
     def cancel(self, job: Job) -> None:
-        """Cancel the job's print if it is the one OctoPrint is making; the record is closed either way."""
-        name = self.gcode_name(job)
-        try:
-            data = self.client.job()
-            if name and _job_file(data) == name and str(data.get("state", "")).lower().startswith(
-                    ("printing", "paused", "pausing", "resuming", "starting")):
-                self.client.job_command("cancel")
-                log.info("job %s: print cancelled on %s", job.id, self.config.key)
-        except OctoPrintError as exc:
-            log.error("job %s: could not cancel the print on %s (%s); stop it by hand", job.id, self.config.key, exc)
-        self._close(job.id, "cancelled", "withdrawn by the hub")
-        self._last_percent.pop(job.id, None)
+        """Stop the job: a slice is killed (nothing is uploaded); a print is cancelled if it is the one
+        OctoPrint is making. The record is closed either way."""
+        row = self._row(job.id)
+        name = self._name_of(row) if row is not None and row["status"] == "running" else None
+        if name:
+            try:
+                data = self.client.job()
+                if _job_file(data) == name and str(data.get("state", "")).lower().startswith(
+                        ("printing", "paused", "pausing", "resuming", "starting")):
+                    self.client.job_command("cancel")
+                    log.info("job %s: print cancelled on %s", job.id, self.config.key)
+            except OctoPrintError as exc:
+                log.error("job %s: could not cancel the print on %s (%s); stop it by hand", job.id, self.config.key,
+                          exc)
+        if self.close(job.id, "cancelled", "withdrawn by the hub") and row is not None and row["status"] == "slicing":
+            log.info("job %s: slicing stopped on %s; nothing was printed", job.id, self.config.key)
 
-    def _close(self, job_id: str, status: str, reason: str = "") -> None:
+    def close(self, job_id: str, status: str, reason: str = "") -> bool:
+        """End the job's record as ``done``, ``failed`` or ``cancelled`` (a slicer still running for it
+        is killed) and delete its G-code from OctoPrint; returns whether the job was in hand."""
+        assert status in _ENDED
+        run = self._slicing.pop(job_id, None)
+        if run is not None:
+            run.kill()
+        self._last_percent.pop(job_id, None)
         with self.db.transaction() as c:
-            c.execute("UPDATE driver_jobs SET status = ?, reason = ? WHERE machine_key = ? AND job_id = ? "
-                      "AND status = 'running'", (status, reason or None, self.config.key, job_id))
+            closed = c.execute("UPDATE driver_jobs SET status = ?, reason = ? WHERE machine_key = ? AND job_id = ? "
+                               "AND status IN ('slicing', 'running')",
+                               (status, reason or None, self.config.key, job_id)).rowcount == 1
+        self._remove_uploads()
+        return closed
 
+    def shutdown(self) -> None:
+        """Kill the slicers this process started (the agent stops); their jobs stay ``slicing`` and
+        the next agent slices them again."""
+        for run in self._slicing.values():
+            run.kill()
+        self._slicing.clear()
+
+    def _tidy(self, reachable: bool) -> bool:
+        """Kill slices of jobs ended elsewhere (``cosmoloc agent done``/``fail``) and, when OctoPrint
+        answers, delete the G-code of ended jobs. Returns whether a job is being sliced."""
+        with self.db.transaction() as c:
+            slicing = {str(r[0]) for r in c.execute("SELECT job_id FROM driver_jobs WHERE machine_key = ? AND "
+                                                    "status = 'slicing'", (self.config.key,))}
+        for job_id in set(self._slicing) - slicing:
+            self._slicing.pop(job_id).kill()
+            log.info("job %s: ended while it was sliced; slicer stopped", job_id)
+        if reachable:
+            self._remove_uploads()
+        return bool(slicing)
+
+    def _remove_uploads(self) -> None:
+        with self.db.transaction() as c:
+            rows = c.execute("SELECT job_id, gcode_name FROM driver_jobs WHERE machine_key = ? AND gcode_removed = 0 "
+                             "AND gcode_name IS NOT NULL AND status IN ('done', 'failed', 'cancelled')",
+                             (self.config.key,)).fetchall()
+        for row in rows:
+            try:
+                self.client.delete_file(row["gcode_name"])
+            except OctoPrintRejected as exc:
+                if exc.status != 404:  # 409: the print is still winding down; the next heartbeat tries again
+                    log.debug("job %s: G-code not deleted yet: %s", row["job_id"], exc)
+                    continue
+            except OctoPrintError as exc:
+                log.debug("job %s: G-code not deleted yet: %s", row["job_id"], exc)
+                return
+            with self.db.transaction() as c:
+                c.execute("UPDATE driver_jobs SET gcode_removed = 1 WHERE machine_key = ? AND job_id = ?",
+                          (self.config.key, row["job_id"]))
+            log.info("job %s: G-code %s deleted from OctoPrint", row["job_id"], row["gcode_name"])
 
 def _job_file(data: dict[str, Any]) -> str | None:
     file = ((data.get("job") or {}).get("file") or {})

@@ -104,6 +104,11 @@ class OctoPrintClient:
 
         return self._with_retries("POST /api/files/local", call)
 
+    def delete_file(self, name: str) -> None:
+        """DELETE /api/files/local/<name>. Retried: deleting twice does no harm. 404: there is no such
+        file; 409: OctoPrint is printing it."""
+        self._json("DELETE", f"/api/files/local/{quote(name)}")
+
     def select_and_print(self, name: str) -> None:
         """POST /api/files/local/<name> ``{"command": "select", "print": true}`` (not retried)."""
         path = f"/api/files/local/{quote(name)}"

@@ -91,6 +91,20 @@ def test_bad_accept_and_unknown_key(write_config: Callable[..., Path]) -> None:
         load_config(path)
 
 
+def test_outbox_retention_defaults_and_settings(write_config: Callable[..., Path]) -> None:
+    path = write_config()
+    config = load_config(path)
+    assert (config.outbox_keep_days, config.outbox_keep_reports) == (7.0, 1000)
+    text = path.read_text()
+    path.write_text(text.replace('accept = "auto"', 'accept = "auto"\noutbox_keep_days = 0.5\noutbox_keep_reports = 20'))
+    config = load_config(path)
+    assert (config.outbox_keep_days, config.outbox_keep_reports) == (0.5, 20)
+    for bad, key in (("outbox_keep_days = -1", "outbox_keep_days"), ("outbox_keep_reports = 2.5", "outbox_keep_reports")):
+        path.write_text(text.replace('accept = "auto"', f'accept = "auto"\n{bad}'))
+        with pytest.raises(ConfigError, match=f"{key}: must be"):
+            load_config(path)
+
+
 def test_token_is_never_printed_nor_logged(write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture,
                                            hub: FakeHub) -> None:
     # The hub is down: the command fails with an I/O error that names the hub, not the token.

@@ -1,125 +1,27 @@
 """The octoprint driver against a real OctoPrint 1.11 (virtual printer) and Debian's PrusaSlicer.
 
 Both are installed by ``tests/setup/install_test_deps.sh`` (CI runs it); without them these tests
-skip and say so. One OctoPrint serves the whole module: each test leaves its printer idle.
+skip and say so. One OctoPrint serves the whole session (see ``conftest.py``): each test leaves its
+printer idle.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import trimesh
 
 from fablab_nodes.config import ConfigError, OctoPrintSettings, load_config
-from fablab_nodes.drivers import MachineStatus, OctoPrintDriver
-from fablab_nodes.drivers.octoprint import SlicingError, find_slicer, read_estimated_seconds, slice_stl
+from fablab_nodes.drivers import MachineStatus
+from fablab_nodes.drivers.slicer import SlicingError, read_estimated_seconds, slice_stl
 from fablab_nodes.jobs import Job
-from fablab_nodes.runner import Runner
-from tests.fablab_nodes.conftest import fast_runner, machine_toml, run_until
+from tests.fablab_nodes.conftest import FAST_INI, PROFILE_VOLUME, cube_stl, fast_runner, octoprint_driver, run_until
 from tests.fablab_nodes.fake_hub import FakeHub
-from tests.fablab_nodes.octoprint_server import OctoPrintServer, free_port, octoprint_program, octoprint_version
+from tests.fablab_nodes.octoprint_server import OctoPrintServer, free_port
 
 pytestmark = pytest.mark.slow
-
-INSTALL_HINT = "run tests/setup/install_test_deps.sh (as root) to install it"
-PROFILE_VOLUME = (180.0, 170.0, 160.0)  # the OctoPrint printer profile's; the TOML says 250 x 210 x 220
-
-# A minimal PrusaSlicer profile: a 200 mm bed, 0.4 mm nozzle, thick layers, fast moves, one
-# perimeter, no infill and no heating (the virtual printer would wait for its heaters).
-FAST_INI = """\
-bed_shape = 0x0,200x0,200x200,0x200
-max_print_height = 200
-gcode_flavor = marlin
-nozzle_diameter = 0.4
-filament_diameter = 1.75
-layer_height = 0.3
-first_layer_height = 0.3
-perimeters = 1
-top_solid_layers = 1
-bottom_solid_layers = 1
-fill_density = 0%
-skirts = 0
-perimeter_speed = 300
-external_perimeter_speed = 300
-infill_speed = 300
-solid_infill_speed = 300
-top_solid_infill_speed = 300
-travel_speed = 300
-first_layer_speed = 300
-temperature = 0
-first_layer_temperature = 0
-bed_temperature = 0
-first_layer_bed_temperature = 0
-"""
-
-
-def cube_stl(size_mm: float = 5.0) -> bytes:
-    """A binary STL of a cube standing on z = 0."""
-    mesh = trimesh.creation.box((size_mm, size_mm, size_mm))
-    mesh.apply_translation((0, 0, size_mm / 2))
-    data = mesh.export(file_type="stl")
-    assert isinstance(data, bytes)
-    return data
-
-
-@pytest.fixture(scope="module")
-def slicer() -> str:
-    found = find_slicer()
-    if found is None:
-        pytest.skip(f"PrusaSlicer (prusa-slicer) is not installed: {INSTALL_HINT}")
-    return found
-
-
-@pytest.fixture(scope="module")
-def octoprint(tmp_path_factory: pytest.TempPathFactory, slicer: str) -> Iterator[OctoPrintServer]:
-    program = octoprint_program()
-    if program is None:
-        pytest.skip(f"OctoPrint is not installed in .octoprint-venv: {INSTALL_HINT}")
-    assert octoprint_version(program).startswith("1.11.")
-    server = OctoPrintServer(tmp_path_factory.mktemp("octoprint"), program, volume_mm=PROFILE_VOLUME)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def printer(octoprint: OctoPrintServer) -> Iterator[OctoPrintServer]:
-    """The shared OctoPrint, idle before and after the test."""
-    octoprint.wait_idle()
-    yield octoprint
-    if octoprint.get("/api/job").json().get("state") != "Operational":
-        octoprint.post("/api/job", {"command": "cancel"})
-    octoprint.wait_idle()
-
-
-@pytest.fixture
-def lab_config(write_config: Callable[..., Path], tmp_path: Path) -> Callable[..., Path]:
-    """Write a lab TOML with one octoprint machine (key ``mk4-1``) pointing at ``url``."""
-
-    def write(url: str, api_key: str, ini: str = FAST_INI) -> Path:
-        lab = tmp_path / "lab"
-        lab.mkdir(exist_ok=True)
-        (lab / "octoprint.key").write_text(api_key + "\n")
-        (lab / "profiles").mkdir(exist_ok=True)
-        (lab / "profiles" / "fast.ini").write_text(ini)
-        table = (f'\n[machines.octoprint]\nurl = "{url}"\napi_key_file = "octoprint.key"\n'
-                 'slicer_config = "profiles/fast.ini"\nslice_timeout_s = 120\n')
-        return write_config(machines=machine_toml(driver="octoprint") + table)
-
-    return write
-
-
-def octoprint_driver(runner: Runner) -> OctoPrintDriver:
-    driver = runner.drivers["mk4-1"]
-    assert isinstance(driver, OctoPrintDriver)
-    # Tests stop and start things quickly: no quiet spell after a failed call.
-    driver.client.quiet_after_failure_s = 0.0
-    driver.client.backoff_s = 0.01
-    return driver
-
 
 # -- slicing ------------------------------------------------------------------------------
 
@@ -241,8 +143,10 @@ def test_a_job_from_offer_to_completion(printer: OctoPrintServer, hub: FakeHub, 
     assert "busy" in seen_printing  # the heartbeat told the hub the printer was busy
     name = octoprint_driver(runner).gcode_name(Job.from_json(job))
     assert name is not None and name.startswith(f"cosmoloc-job-{job['id']}-")
-    info = printer.get(f"/api/files/local/{name}").json()
-    assert info["prints"]["last"]["success"] is True
+    assert printer.get(f"/api/files/local/{name}").status_code == 404  # the G-code is deleted once the job ended
+    local = runner.ledger.get(str(job["id"]))
+    assert local is not None and local.file_path is not None
+    assert not local.file_path.parent.exists()  # and so are the downloaded STL and its G-code at the lab
     with runner.db.transaction() as c:  # the slicer's estimate, read from the G-code, is kept with the print
         estimate = c.execute("SELECT duration_s FROM driver_jobs WHERE job_id = ?", (str(job["id"]),)).fetchone()[0]
     assert 5 < estimate < 600
@@ -261,7 +165,8 @@ def test_withdrawn_job_is_cancelled_on_the_printer(printer: OctoPrintServer, hub
               timeout_s=20)
     printer.wait_idle()
     name = octoprint_driver(runner).gcode_name(Job.from_json(job))
-    assert printer.get(f"/api/files/local/{name}").json()["prints"]["last"]["success"] is False
+    # OctoPrint keeps a file it is still printing: the G-code goes once the cancelled print has wound down.
+    run_until(runner, lambda: printer.get(f"/api/files/local/{name}").status_code == 404, timeout_s=20)
     assert [kind for kind, _ in hub.reports_for(job["id"])][-1] != "complete"
     local = runner.ledger.get(str(job["id"]))
     assert local is not None and local.phase.value == "cancelled"

@@ -1,7 +1,6 @@
 """The agent's loop against a fake hub: heartbeat, offers, files, progress, withdrawal, shutdown."""
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -50,8 +49,8 @@ def test_auto_accepts_a_fitting_job_and_makes_it(hub: FakeHub, write_config: Cal
     assert seen[0] == "accept" and seen[-1] == "complete" and "progress" in seen
     local = runner.ledger.get(str(job["id"]))
     assert local is not None and local.phase is Phase.FINISHED
-    assert local.file_path is not None and hashlib.sha256(local.file_path.read_bytes()).hexdigest() == \
-        job["file"]["sha256"]
+    assert ("GET", f"/api/v1/node/jobs/{job['id']}/file") in hub.requests
+    assert local.file_path is not None and not local.file_path.exists()  # removed once the job was done
     assert runner.outbox.pending() == []
 
 
