@@ -47,7 +47,7 @@ def main() -> int:
             print("bootstrap: could not install the test system packages; their tests will be skipped", flush=True)
         install("test")
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=str(ROOT))
-    install()
+    install("bench" if command == "bench" else "")
     if command == "setup":
         return 0
     if command == "bench":

@@ -36,11 +36,14 @@ class MeshSource:
     """What a reader found: triangles ``(n, 3, 3)`` float32 in ``unit`` (None: as stated).
 
     ``facts`` are format-specific metrics (3MF objects and build items, OBJ skipped faces).
+    ``indexed`` optionally gives the same surface as ``(points (m, 3) float32, corners (n, 3)
+    int32)`` with ``points[corners] == triangles``, which lets the analysis weld fewer points.
     """
 
     triangles: np.ndarray
     unit: str | None = None
     facts: dict[str, Any] | None = None
+    indexed: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def read_mesh(data: bytes, fmt: str, limits: Limits = DEFAULT_LIMITS) -> MeshSource:
@@ -54,7 +57,7 @@ def read_mesh(data: bytes, fmt: str, limits: Limits = DEFAULT_LIMITS) -> MeshSou
     if fmt == "3mf":
         model = read_3mf(data, limits)
         return MeshSource(model.triangles, model.unit,
-                          {"objects": model.objects, "build_items": model.build_items})
+                          {"objects": model.objects, "build_items": model.build_items}, model.indexed)
     if fmt == "obj":
         obj = read_obj(data, limits)
         return MeshSource(obj.triangles, None, {"skipped_faces": obj.skipped_faces})
@@ -81,9 +84,15 @@ def validate_mesh(data: bytes, fmt: str, unit: str = "mm", limits: Limits = DEFA
     if scale != 1.0:
         if triangles.flags.writeable and triangles.dtype == np.float32:
             triangles *= np.float32(scale)
+            if source.indexed is not None:
+                source.indexed[0][...] *= np.float32(scale)  # the same products, so still points[corners]
         else:
             triangles = (triangles * scale).astype(np.float32)
-    analysis = analyse(triangles)
+            source.indexed = None
+    # Handed over in a list the analysis empties, so the index is freed as soon as it is welded.
+    indexed = [source.indexed] if source.indexed is not None else None
+    source.indexed = None
+    analysis = analyse(triangles, indexed)
     report = Report()
     report.metrics.update({"format": fmt, "unit": used})
     if source.unit and source.unit != stated:

@@ -2,8 +2,11 @@
 
 Everything here is vectorised numpy (plus one ``scipy.sparse.csgraph`` call for bodies), because
 it runs on every uploaded mesh and is benchmarked against the bare cost of reading and welding
-(``benchmarks/mesh_validation.py``). The one sort that dominates is the weld's; the edge pass
-sorts packed 64-bit keys with ``np.sort``, which is several times cheaper than ``argsort``.
+(``benchmarks/mesh_validation.py``). The sorts dominate: the weld's ``argsort`` (of the 3MF's
+own vertices when the reader gives them, else of every corner) and the edge pass's in-place
+``np.sort`` of packed 64-bit keys, both stable (timsort), which the runs in these keys make
+about twice as fast as quicksort. Temporaries are kept to slices or one packed array, since
+peak memory is benchmarked too.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ WELD_BITS = 21
 MAX_COORDINATE_MM = 1e9
 #: From this size the surface measures run in a thread beside the weld and edge sorts.
 THREAD_MIN_TRIANGLES = 50_000
-_CHUNK = 1 << 17  # triangles per chunk, bounds the temporaries of the measures
+_CHUNK = 1 << 15  # triangles per chunk, bounds the temporaries of the measures
 
 
 @dataclass
@@ -107,7 +110,7 @@ def weld(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray
             key[:] = whole
     del whole
     del lane
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")  # timsort: keys of neighbouring points come in runs
     ordered = key[order]
     del key
     new = np.empty(m, dtype=bool)
@@ -122,56 +125,82 @@ def weld(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray
     return index, count, step
 
 
-def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, np.ndarray]:
-    """Classify the edges of ``faces`` ``(k, 3)`` int64 (no collapsed face among them).
+def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, list[np.ndarray]]:
+    """Classify the edges of ``faces`` ``(k, 3)`` int32 or int64 (no collapsed face among them).
 
-    Returns ``(boundary, non_manifold, misoriented, unique_edges)`` where ``unique_edges`` is
-    the sorted ``(e,)`` int64 array of ``low * n_vertices + high`` keys.
+    Returns ``(boundary, non_manifold, misoriented, edges)`` where ``edges`` holds the ``(e,)``
+    arrays ``[low, high]`` of the distinct undirected edges' vertex ids, sorted (a list the body
+    count empties as it goes). Works column by column and in slices so that the packed keys
+    are the only full-size temporary.
     """
+    index = faces.dtype
     if len(faces) == 0:
-        return 0, 0, 0, np.zeros(0, dtype=np.int64)
-    start = faces.reshape(-1)
-    end = faces[:, [1, 2, 0]].reshape(-1)
-    low = np.minimum(start, end)
-    high = np.maximum(start, end)
+        return 0, 0, 0, [np.zeros(0, dtype=index), np.zeros(0, dtype=index)]
     # One packed key per directed edge: undirected edge id, and a low bit for the direction.
-    keys = low * n_vertices
-    keys += high
-    keys <<= 1
-    keys |= start > end
-    del low, high, end
-    keys.sort()
-    undirected = keys >> 1
-    first = np.empty(len(keys), dtype=bool)
-    first[0] = True
-    np.not_equal(undirected[1:], undirected[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = np.diff(starts, append=len(keys))
-    boundary = int(np.count_nonzero(counts == 1))
-    non_manifold = int(np.count_nonzero(counts > 2))
-    pairs = starts[counts == 2]
+    packed = np.empty(faces.shape, dtype=np.int64)
+    for corner in range(3):
+        start, end = faces[:, corner], faces[:, (corner + 1) % 3]
+        column = packed[:, corner]
+        np.minimum(start, end, out=column)
+        column *= n_vertices
+        column += np.maximum(start, end)
+        column <<= 1
+        column |= start > end
+    keys = packed.reshape(-1)
+    del packed
+    keys.sort(kind="stable")  # timsort: several times faster here, the keys come in runs
+    m = len(keys)
+    # first[i]: key i starts an undirected edge (two sentinels after the end); same[i]: keys i
+    # and i + 1 are one directed edge twice. Keys differ above the direction bit iff xor > 1.
+    first = np.ones(m + 2, dtype=bool)
+    same = np.zeros(m, dtype=bool)
+    for begin in range(0, m - 1, _CHUNK):
+        stop = min(begin + _CHUNK, m - 1)
+        differ = keys[begin + 1:stop + 1] ^ keys[begin:stop]
+        np.greater(differ, 1, out=first[begin + 1:stop + 1])
+        np.equal(differ, 0, out=same[begin:stop])
+    single = first[:m] & first[1:m + 1]
+    boundary = int(np.count_nonzero(single))
+    del single
+    paired = first[:m] & ~first[1:m + 1]
+    non_manifold = int(np.count_nonzero(paired & ~first[2:m + 2]))
     # Two faces sharing an edge in the same direction give two identical directed keys.
-    misoriented = int(np.count_nonzero(keys[pairs] == keys[pairs + 1]))
-    return boundary, non_manifold, misoriented, undirected[starts]
+    misoriented = int(np.count_nonzero(paired & first[2:m + 2] & same))
+    del paired, same
+    starts = first[:m]
+    low = np.empty(m - int(np.count_nonzero(~starts)), dtype=index)
+    high = np.empty(len(low), dtype=index)
+    filled = 0
+    for begin in range(0, m, _CHUNK):
+        unique = keys[begin:begin + _CHUNK][starts[begin:begin + _CHUNK]]
+        unique >>= 1
+        np.floor_divide(unique, n_vertices, out=low[filled:filled + len(unique)], casting="unsafe")
+        np.remainder(unique, n_vertices, out=high[filled:filled + len(unique)], casting="unsafe")
+        filled += len(unique)
+    return boundary, non_manifold, misoriented, [low, high]
 
 
-def _count_bodies(unique_edges: np.ndarray, n_vertices: int, isolated_possible: bool) -> int:
+def _count_bodies(edges: list[np.ndarray], n_vertices: int, isolated_possible: bool) -> int:
     """Connected components of the vertex graph; vertices on no edge are not bodies.
 
+    ``edges`` is ``[low, high]`` from :func:`_edge_topology` (sorted by ``low``); it is emptied.
     A vertex can only be on no edge when some face collapsed (``isolated_possible``).
     """
-    if len(unique_edges) == 0:
+    rows, cols = edges
+    edges.clear()
+    if len(rows) == 0:
         return 0
-    rows = unique_edges // n_vertices  # sorted, since the keys are
-    cols = unique_edges - rows * n_vertices
-    indptr = np.zeros(n_vertices + 1, dtype=np.int64)
+    used = np.zeros(n_vertices if isolated_possible else 0, dtype=bool)
+    if isolated_possible:
+        used[rows] = True
+    indptr = np.zeros(n_vertices + 1, dtype=rows.dtype)
     np.cumsum(np.bincount(rows, minlength=n_vertices), out=indptr[1:])
-    graph = csr_matrix((np.ones(len(cols), dtype=np.int8), cols, indptr), shape=(n_vertices, n_vertices))
+    del rows
+    # float64 data, which the graph routines would otherwise convert to.
+    graph = csr_matrix((np.ones(len(cols), dtype=np.float64), cols, indptr), shape=(n_vertices, n_vertices))
     n_components, _ = connected_components(graph, directed=False)
     if not isolated_possible:
         return int(n_components)
-    used = np.zeros(n_vertices, dtype=bool)
-    used[rows] = True
     used[cols] = True
     return int(n_components) - (n_vertices - int(np.count_nonzero(used)))
 
@@ -180,7 +209,7 @@ def _duplicate_faces(faces: np.ndarray, n_vertices: int) -> int:
     """Faces ``(k, 3)`` that repeat another face's three vertices, in any order."""
     if len(faces) < 2:
         return 0
-    ordered = np.sort(faces, axis=1)
+    ordered = np.sort(faces, axis=1).astype(np.int64, copy=False)
     if n_vertices < (1 << WELD_BITS):
         keys = (ordered[:, 0] << (2 * WELD_BITS)) | (ordered[:, 1] << WELD_BITS) | ordered[:, 2]
         keys.sort()
@@ -242,19 +271,35 @@ def _run(function: Callable[..., Any], threaded: bool, *args: Any) -> Any:
         pool.shutdown(wait=False)  # the submitted call still runs to its end
 
 
-def analyse(triangles: np.ndarray) -> MeshAnalysis:
+def _used_points(points: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` and ``corners`` without the points no corner uses (the same arrays if none)."""
+    used = np.zeros(len(points), dtype=bool)
+    used[corners.reshape(-1)] = True
+    if used.all():
+        return points, corners
+    renumber = np.cumsum(used, dtype=np.int64) - 1
+    return points[used], renumber[corners].astype(corners.dtype)
+
+
+def analyse(triangles: np.ndarray, indexed: list[tuple[np.ndarray, np.ndarray]] | None = None) -> MeshAnalysis:
     """Measure ``triangles`` ``(n, 3, 3)`` (float32 or float64, in mm).
 
     Welds coincident vertices first, so topology reflects the surface as a slicer sees it.
     Degenerate faces are those of zero area or that collapse (two corners merge) once welded;
-    collapsed faces are left out of the edge and body analysis. Raises :class:`UnreadableFile`
-    for coordinates beyond :data:`MAX_COORDINATE_MM` (corrupt data).
+    collapsed faces are left out of the edge and body analysis. ``indexed``, when the reader
+    has it, is a list holding the same surface as ``(points (m, 3), corners (n, 3) int)`` with
+    ``points[corners] == triangles``: the weld then sorts ``m`` points instead of ``3 n``, with
+    the same result. The list is emptied, so that the index is freed once welded. Raises
+    :class:`UnreadableFile` for coordinates beyond :data:`MAX_COORDINATE_MM` (corrupt data).
     """
     n = len(triangles)
-    points = triangles.reshape(-1, 3)
     if n == 0:
         zero = np.zeros(3)
         return MeshAnalysis(0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, zero, zero.copy(), np.zeros((0, 3), np.float32))
+    if indexed:
+        points, corners = _used_points(*indexed.pop())
+    else:
+        points, corners = triangles.reshape(-1, 3), None
     lo, hi = bounds(points)
     if max(float(np.abs(lo).max()), float(np.abs(hi).max())) > MAX_COORDINATE_MM:
         raise UnreadableFile(f"some coordinates are beyond {MAX_COORDINATE_MM:.0e} mm, far outside any part")
@@ -262,17 +307,21 @@ def analyse(triangles: np.ndarray) -> MeshAnalysis:
     step = span / ((1 << WELD_BITS) - 2) if span > 0 else 1.0
     measures = _run(_surface_measures, n >= THREAD_MIN_TRIANGLES, triangles, (lo + hi) / 2.0, step * step)
     index, n_vertices, step = weld(points, lo, hi)
-    faces = index.reshape(n, 3)
+    del points
+    compact = index.astype(np.int32 if n_vertices < (1 << 31) else np.int64)
     del index
+    faces = compact.reshape(n, 3) if corners is None else compact[corners]
+    del compact, corners
     collapsed = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2])
     n_collapsed = int(np.count_nonzero(collapsed))
     if n_collapsed:
         faces = faces[~collapsed]
-    boundary, non_manifold, misoriented, unique_edges = _edge_topology(faces, n_vertices)
-    bodies = _count_bodies(unique_edges, n_vertices, n_collapsed > 0)
-    del unique_edges
+    boundary, non_manifold, misoriented, edges = _edge_topology(faces, n_vertices)
     # A duplicate face always makes its edges non-manifold, so skip the sort on clean meshes.
     duplicates = _duplicate_faces(faces, n_vertices) if non_manifold else 0
+    del faces
+    bodies = _count_bodies(edges, n_vertices, n_collapsed > 0)
+    del edges
     area, volume, normals, flat = measures.result()
     degenerate = int(np.count_nonzero(collapsed | flat))
     return MeshAnalysis(

@@ -11,6 +11,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from defusedxml import ElementTree as SafeElementTree
@@ -58,27 +59,44 @@ class Package:
 
     def read(self, name: str) -> bytes:
         """Bytes of part ``name``; :class:`UnreadableFile` if absent, :class:`LimitExceeded` if too big."""
+        return b"".join(self.chunks(name))
+
+    def chunks(self, name: str, size: int = 1 << 62) -> Iterator[bytes]:
+        """Part ``name`` decompressed ``size`` bytes at a time (the last chunk may be shorter).
+
+        Raises like :meth:`read`, at the chunk that passes a limit: a part is never held whole
+        unless the caller joins the chunks.
+        """
         stored = self.find(name)
         if stored is None:
             raise UnreadableFile(f"the archive has no part {name!r}")
         info = self._infos[stored]
         # Trust neither the declared size nor the ratio: stop as soon as the real bytes pass them.
         bound = min(info.file_size, self._limits.max_zip_entry_bytes)
+        size = min(size, bound + 1)
+        seen = 0
         try:
             with self._zip.open(info) as stream:
-                content = stream.read(bound + 1)  # decompresses at most bound + 1 bytes
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
-            raise UnreadableFile(f"the part {stored!r} cannot be unpacked ({exc})") from exc
-        size = len(content)
-        if size > bound:
-            raise LimitExceeded(
-                f"The 3MF part {stored!r} unpacks to more than its declared {info.file_size:,} "
-                "bytes or past the limit; it is refused."
-            )
-        self._read_total += size
-        if self._read_total > self._limits.max_zip_total_bytes:
-            raise LimitExceeded("The 3MF archive unpacks past the total size limit.")
-        return content
+                while True:
+                    try:
+                        chunk = stream.read(min(size, bound + 1 - seen))  # decompresses at most that
+                    except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+                            OSError) as exc:
+                        raise UnreadableFile(f"the part {stored!r} cannot be unpacked ({exc})") from exc
+                    if not chunk:
+                        return
+                    seen += len(chunk)
+                    if seen > bound:
+                        raise LimitExceeded(
+                            f"The 3MF part {stored!r} unpacks to more than its declared {info.file_size:,} "
+                            "bytes or past the limit; it is refused."
+                        )
+                    self._read_total += len(chunk)
+                    if self._read_total > self._limits.max_zip_total_bytes:
+                        raise LimitExceeded("The 3MF archive unpacks past the total size limit.")
+                    yield chunk
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+            raise UnreadableFile(f"the part {stored!r} cannot be opened ({exc})") from exc
 
     def model_part(self) -> str:
         """The name of the root model part: from ``_rels/.rels``, else ``3D/3dmodel.model``."""

@@ -6,6 +6,7 @@ exporters do), so the format is decided by size first: a binary file holds exact
 """
 from __future__ import annotations
 
+import io
 import re
 import struct
 import warnings
@@ -115,15 +116,21 @@ def write_binary_stl(triangles: np.ndarray, normals: np.ndarray, flip: bool = Fa
     hand a lab a closed mesh whose faces pointed inward, the right way out).
     """
     n = len(triangles)
-    out = np.empty(_HEADER + 50 * n, dtype=np.uint8)
-    out[:80] = np.frombuffer(header[:80].ljust(80, b" "), dtype=np.uint8)
-    out[80:84] = np.frombuffer(struct.pack("<I", n), dtype=np.uint8)
-    records = out[_HEADER:].view(STL_RECORD)
-    if flip:
-        records["vertices"] = triangles[:, ::-1]
-        np.negative(normals, out=records["normal"])
-    else:
-        records["vertices"] = triangles
-        records["normal"] = normals
-    records["attributes"] = 0
-    return out.tobytes()
+    # The records are written straight into the buffer of a BytesIO sized once, whose
+    # getvalue() then hands that buffer over: no second copy of a file-sized array.
+    out = io.BytesIO()
+    out.seek(_HEADER + 50 * n - 1)
+    out.write(b"\0")
+    out.seek(0)
+    out.write(header[:80].ljust(80, b" ") + struct.pack("<I", n))
+    with out.getbuffer() as view:
+        records = np.frombuffer(view, dtype=STL_RECORD, offset=_HEADER)
+        if flip:
+            records["vertices"] = triangles[:, ::-1]
+            np.negative(normals, out=records["normal"])
+        else:
+            records["vertices"] = triangles
+            records["normal"] = normals
+        records["attributes"] = 0
+        del records
+    return out.getvalue()

@@ -7,7 +7,6 @@ any vertex is parsed, component cycles and runaway nesting are refused.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from design_commons.limits import Limits
-from design_commons.meshes.model_xml import BLOCK_ATTRIBUTE, count_elements, cut_blocks, read_triangles, read_vertices
-from design_commons.meshes.package import Package, parse_small_xml, refuse_declarations
+from design_commons.meshes.model_xml import BLOCK_ATTRIBUTE, CHUNK_BYTES, stream_blocks
+from design_commons.meshes.package import Package, parse_small_xml
 from design_commons.reports import LimitExceeded, UnreadableFile
 from design_commons.units import normalise_unit
 
@@ -24,17 +23,22 @@ PRODUCTION_NS = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/0
 MAX_DEPTH = 32
 #: Mesh placements (item x component instances) a build may make; each costs a numpy call.
 MAX_INSTANCES = 100_000
-_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']""")
+_TAKE_ROWS = 1 << 16
 
 
 @dataclass
 class ThreeMF:
-    """Triangles ``(n, 3, 3)`` float32 in ``unit`` (the model's own unit, as a short name)."""
+    """Triangles ``(n, 3, 3)`` float32 in ``unit`` (the model's own unit, as a short name).
+
+    ``indexed`` is the same surface as ``(points (m, 3) float32, corners (n, 3) int32)`` with
+    ``points[corners] == triangles`` (None when the placed meshes hold more than ``3 n`` points).
+    """
 
     triangles: np.ndarray
     unit: str
     objects: int  # distinct mesh objects printed
     build_items: int
+    indexed: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -50,8 +54,7 @@ class _Model:
     unit: str
     objects: dict[str, _Object]
     build: list[tuple[str, str, np.ndarray]] | None
-    blocks: list[tuple[bytes, bytes]]
-    counts: dict[int, int] = field(default_factory=dict)  # block index -> element count, once known
+    blocks: list[np.ndarray]  # vertices (m, 3) float64 or vertex indices (k, 3) int32, by block index
 
 
 _IDENTITY = np.vstack([np.eye(3), np.zeros((1, 3))])
@@ -81,24 +84,8 @@ def _compose(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
     return np.vstack([linear, offset])
 
 
-def _check_encoding(xml: bytes, part: str) -> None:
-    declared = _ENCODING.match(xml.lstrip(b"\xef\xbb\xbf"))
-    encoding = declared.group(1).decode("ascii", "replace") if declared else "utf-8"
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise UnreadableFile(f"the part {part!r} declares the encoding {encoding}; 3MF requires UTF-8")
-    if not xml.isascii():
-        try:
-            xml.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UnreadableFile(f"the part {part!r} is not UTF-8 text, which 3MF requires") from exc
-
-
-def _load_model(package: Package, part: str) -> _Model:
-    xml = package.read(part)
-    refuse_declarations(xml, part)
-    _check_encoding(xml, part)
-    skeleton, blocks = cut_blocks(xml)
-    del xml
+def _load_model(package: Package, part: str, limits: Limits, chunk_bytes: int) -> _Model:
+    skeleton, blocks = stream_blocks(package.chunks(part, chunk_bytes), part, limits)
     root = parse_small_xml(skeleton, part)
     if _local(root.tag) != "model":
         raise UnreadableFile(f"the part {part!r} is not a 3MF model (root element <{_local(root.tag)}>)")
@@ -151,9 +138,10 @@ def _read_object(element: Any, part: str) -> _Object:
 class _Assembler:
     """Walks build items and components, bounded, over lazily loaded model parts."""
 
-    def __init__(self, package: Package, limits: Limits) -> None:
+    def __init__(self, package: Package, limits: Limits, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.package = package
         self.limits = limits
+        self.chunk_bytes = chunk_bytes
         self.models: dict[str, _Model] = {}
         self.sizes: dict[tuple[str, str], tuple[int, int]] = {}
 
@@ -161,7 +149,7 @@ class _Assembler:
         if part not in self.models:
             if len(self.models) >= 64:
                 raise UnreadableFile("it references too many model parts")
-            self.models[part] = _load_model(self.package, part)
+            self.models[part] = _load_model(self.package, part, self.limits, self.chunk_bytes)
         return self.models[part]
 
     def lookup(self, part: str, object_id: str) -> _Object:
@@ -181,10 +169,7 @@ class _Assembler:
             obj = self.lookup(part, object_id)
             triangles, instances = 0, 0
             if obj.triangles is not None and obj.vertices is not None:
-                model = self.model(part)
-                if obj.triangles not in model.counts:
-                    model.counts[obj.triangles] = count_elements(*model.blocks[obj.triangles])
-                triangles, instances = model.counts[obj.triangles], 1
+                triangles, instances = len(self.model(part).blocks[obj.triangles]), 1
             for child_part, child_id, _ in obj.components:
                 child_triangles, child_instances = self.size(child_part, child_id, (*stack, key))
                 triangles += child_triangles
@@ -201,16 +186,17 @@ class _Assembler:
             yield from self.instances(child_part, child_id, _compose(child_transform, transform))
 
 
-def read_3mf(data: bytes, limits: Limits) -> ThreeMF:
+def read_3mf(data: bytes, limits: Limits, chunk_bytes: int = CHUNK_BYTES) -> ThreeMF:
     """Read the printable triangles of a 3MF file (zip bytes).
 
-    Raises :class:`LimitExceeded` for archives or meshes past ``limits`` (checked before
-    extraction and before parsing vertices) and :class:`UnreadableFile` for anything that is
-    not a valid 3MF with something to print.
+    Model parts are decompressed and parsed ``chunk_bytes`` at a time. Raises
+    :class:`LimitExceeded` for archives or meshes past ``limits`` (checked before extraction,
+    while parsing and before placing the meshes) and :class:`UnreadableFile` for anything that
+    is not a valid 3MF with something to print.
     """
     package = Package(data, limits)
     root_part = package.model_part()
-    assembler = _Assembler(package, limits)
+    assembler = _Assembler(package, limits, chunk_bytes)
     root = assembler.model(root_part)
     if root.build is None:
         raise UnreadableFile("it has no <build> element, so nothing is marked for printing")
@@ -226,33 +212,45 @@ def read_3mf(data: bytes, limits: Limits) -> ThreeMF:
         )
     if total_instances > MAX_INSTANCES:
         raise LimitExceeded(f"The build places {total_instances:,} meshes; the limit is {MAX_INSTANCES:,}.")
-    out = np.empty((total_triangles, 3, 3), dtype=np.float32)
-    cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    filled = 0
+    meshes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    placements = []
     for part, object_id, item_transform in root.build:
         for mesh_part, mesh_id, transform in assembler.instances(part, object_id, item_transform):
             key = (mesh_part, mesh_id)
-            if key not in cache:
-                cache[key] = _read_mesh(assembler.model(mesh_part), assembler.lookup(mesh_part, mesh_id), mesh_id, limits)
-            vertices, faces = cache[key]
-            placed = vertices if np.array_equal(transform, _IDENTITY) else vertices @ transform[:3] + transform[3]
-            if np.linalg.det(transform[:3]) < 0:
-                faces = faces[:, ::-1]  # a mirroring transform turns the faces inside out
-            np.take(placed.astype(np.float32), faces, axis=0, out=out[filled:filled + len(faces)])
-            filled += len(faces)
-    return ThreeMF(out[:filled], root.unit, len(cache), len(root.build))
+            if key not in meshes:
+                meshes[key] = _read_mesh(assembler.model(mesh_part), assembler.lookup(mesh_part, mesh_id), mesh_id)
+            placements.append((key, transform))
+    n_points = sum(len(meshes[key][0]) for key, _ in placements)
+    indexed = n_points <= 3 * total_triangles  # else unused vertices would cost more than corners
+    out = np.empty((total_triangles, 3, 3), dtype=np.float32)
+    points = np.empty((n_points if indexed else 0, 3), dtype=np.float32)
+    corners = np.empty((total_triangles if indexed else 0, 3), dtype=np.int32)
+    filled = 0
+    placed_points = 0
+    for key, transform in placements:
+        vertices, faces = meshes[key]
+        placed = vertices if np.array_equal(transform, _IDENTITY) else vertices @ transform[:3] + transform[3]
+        placed32 = placed.astype(np.float32)
+        del placed
+        if np.linalg.det(transform[:3]) < 0:
+            faces = faces[:, ::-1]  # a mirroring transform turns the faces inside out
+        end = filled + len(faces)
+        for begin in range(0, len(faces), _TAKE_ROWS):  # np.take copies its indices: in slices
+            rows = faces[begin:begin + _TAKE_ROWS]
+            np.take(placed32, rows, axis=0, out=out[filled + begin:filled + begin + len(rows)], mode="clip")
+        if indexed:
+            points[placed_points:placed_points + len(placed32)] = placed32
+            np.add(faces, placed_points, out=corners[filled:end])
+            placed_points += len(placed32)
+        filled = end
+    return ThreeMF(out[:filled], root.unit, len(meshes), len(root.build), (points, corners) if indexed else None)
 
 
-def _read_mesh(model: _Model, obj: _Object, object_id: str, limits: Limits) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices ``(m, 3)`` float64 and faces ``(k, 3)`` int64 of a mesh object, checked."""
+def _read_mesh(model: _Model, obj: _Object, object_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices ``(m, 3)`` float64 and faces ``(k, 3)`` int32 of a mesh object, checked."""
     assert obj.vertices is not None and obj.triangles is not None
-    vertex_block = model.blocks[obj.vertices]
-    n_vertices = count_elements(*vertex_block)
-    if n_vertices > limits.max_vertices:
-        raise LimitExceeded(f"Object {object_id} has more than {limits.max_vertices:,} vertices.")
-    vertices = read_vertices(*vertex_block, count=n_vertices)
-    triangle_block = model.blocks[obj.triangles]
-    faces = read_triangles(*triangle_block, count=model.counts.get(obj.triangles))
+    vertices = model.blocks[obj.vertices]
+    faces = model.blocks[obj.triangles]
     if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
         raise UnreadableFile(
             f"object {object_id} has a triangle pointing at a vertex it does not have "

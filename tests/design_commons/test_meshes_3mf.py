@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
 import trimesh
 
-from design_commons.limits import Limits
+from design_commons.limits import DEFAULT_LIMITS, Limits
 from design_commons.meshes import read_mesh
 from design_commons.meshes.model_xml import _read_triangles_slowly, _read_vertices_slowly, read_triangles, read_vertices
+from design_commons.meshes.threemf import read_3mf
+from design_commons.reports import LimitExceeded, UnreadableFile
 from design_commons.validation import Validation, validate
 
 CORE = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
@@ -161,3 +164,75 @@ def test_beam_lattice_only_object_is_empty() -> None:
 
 def test_not_a_zip_is_a_parse_error() -> None:
     assert codes(validate(b"PK\x03\x04 not really a zip", "broken.3mf")) == {"parse_error"}
+
+
+def assembly_3mf() -> bytes:
+    """Two meshes, one placed through nested components with transforms, one mirrored by its item."""
+    box = trimesh.creation.box(extents=(10.0, 20.0, 30.0))
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=4.0)
+    shuffled = mesh_xml(sphere, vertex='y="{1}" z="{2}" x="{0}"')
+    resources = (f'<object id="1" type="model">{mesh_xml(box)}</object>'
+                 f'<object id="2" type="model">{shuffled}</object>'
+                 '<object id="3" type="model"><components><component objectid="1"/>'
+                 '<component objectid="2" transform="1 0 0 0 1 0 0 0 1 40 0 0"/></components></object>'
+                 '<object id="4" type="model"><components>'
+                 '<component objectid="3" transform="0 1 0 -1 0 0 0 0 1 0 0 100"/></components></object>')
+    build = ('<item objectid="4" transform="2 0 0 0 1 0 0 0 1 0 0 0"/>'
+             '<item objectid="2" transform="-1 0 0 0 1 0 0 0 1 0 -50 0"/>')
+    return package(model(resources, build))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 1000])
+def test_elements_split_across_chunks_are_read_whole(chunk_bytes: int) -> None:
+    data = assembly_3mf()
+    whole = read_3mf(data, DEFAULT_LIMITS)
+    chunked = read_3mf(data, DEFAULT_LIMITS, chunk_bytes=chunk_bytes)
+    assert len(whole.triangles) == 12 + 2 * 320
+    assert chunked.triangles.tolist() == whole.triangles.tolist()
+    assert (chunked.unit, chunked.objects, chunked.build_items) == (whole.unit, whole.objects, whole.build_items)
+
+
+def test_streamed_3mf_matches_the_mesh_trimesh_reads() -> None:
+    data = assembly_3mf()
+    ours = read_3mf(data, DEFAULT_LIMITS, chunk_bytes=100)
+    theirs = trimesh.load(io.BytesIO(data), file_type="3mf", force="mesh")
+    assert np.allclose(np.sort(ours.triangles.reshape(-1, 3), axis=0), np.sort(theirs.triangles.reshape(-1, 3), axis=0),
+                       atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_bytes", [5, 1 << 20])
+def test_doctype_after_the_first_chunk_is_refused(chunk_bytes: int) -> None:
+    box = trimesh.creation.box(extents=(10.0, 10.0, 10.0))
+    vertices = mesh_xml(box).replace("<vertex ", '<!DOCTYPE x [<!ENTITY a "aaaa">]><vertex ', 1)
+    data = package(model(f'<object id="1" type="model">{vertices}</object>', '<item objectid="1"/>'))
+    with pytest.raises(UnreadableFile, match="DOCTYPE or ENTITY"):
+        read_3mf(data, DEFAULT_LIMITS, chunk_bytes=chunk_bytes)
+    assert codes(validate(data, "evil.3mf")) == {"parse_error"}
+
+
+def test_triangle_limit_refuses_before_allocating_the_mesh() -> None:
+    box = trimesh.creation.box()
+    box.faces = np.random.default_rng(1).integers(0, 8, size=(240_000, 3))  # on 8 vertices
+    data = package(model(f'<object id="1" type="model">{mesh_xml(box)}</object>', '<item objectid="1"/>'))
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceeded, match="more than 1,000 triangles"):
+            read_3mf(data, Limits(max_triangles=1000), chunk_bytes=64 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 240_000 * 4 * 3 / 4  # a quarter of what the vertex indices alone would take
+
+
+def test_placements_past_the_limit_are_refused_before_placing() -> None:
+    box = trimesh.creation.box()
+    items = '<item objectid="1"/>' * 100
+    data = package(model(f'<object id="1" type="model">{mesh_xml(box)}</object>', items))
+    with pytest.raises(LimitExceeded, match="The build places 1,200 triangles"):
+        read_3mf(data, Limits(max_triangles=1000))
+
+
+def test_an_unclosed_vertices_element_is_a_parse_error() -> None:
+    text = model('<object id="1" type="model"><mesh><vertices><vertex x="0" y="0" z="0"/>', None)
+    text = text[:text.index("</resources>")]
+    assert codes(validate(package(text), "cut.3mf")) == {"parse_error"}

@@ -28,11 +28,11 @@ def test_header_claiming_a_billion_triangles_is_refused(tmp_path):
 
 
 def test_memory_bound_stops_a_big_parse(tmp_path):
-    # a real 200k-triangle mesh under a 64 MB address-space bound: the child dies, the caller gets a verdict
+    # a real 330k-triangle mesh (16 MB) under a 16 MB address-space bound: the child dies, the caller gets a verdict
     sphere = trimesh.creation.icosphere(subdivisions=7)
     path = tmp_path / "sphere.stl"
     path.write_bytes(bytes(sphere.export(file_type="stl")))
-    result = validate_isolated(path, "sphere.stl", "mm", Limits(parse_memory_mb=64))
+    result = validate_isolated(path, "sphere.stl", "mm", Limits(parse_memory_mb=16))
     assert result.report["status"] == "failed"
     assert result.report["issues"][0]["code"] == "too_large"
 
