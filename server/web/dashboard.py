@@ -3,6 +3,7 @@ without an agent) through the same lab actions the node endpoints call; editing 
 machines; rotating the node token; a ready agent config file."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -23,6 +24,8 @@ from server.web.fablabs import lab_json
 from server.web.site import bp, form_page, rules, secret_page, settings, sign_in_required, signed_in
 
 RECENT_DONE = 10
+BY_HAND = "web dashboard"  # the agent name of machine states an operator reports on this page
+REMIND_WITHIN = 0.25  # share of COSMOLOC_NODE_STALE_AFTER_S left when a hand-reported lab is told it will lapse
 
 
 def _my_labs(account: Any) -> list[Fablab]:
@@ -46,11 +49,20 @@ def _jobs(lab: Fablab, *states: JobState) -> list[dict[str, Any]]:
 @sign_in_required
 def dashboard() -> Any:
     labs = []
+    stale_after_s = settings().node_stale_after_s
+    now = utcnow()
     for lab in _my_labs(signed_in()):
-        labs.append({"lab": lab_json(lab), "offers": _jobs(lab, JobState.OFFERED),
-                     "active": _jobs(lab, JobState.ACCEPTED, JobState.IN_PRODUCTION),
-                     "done": _jobs(lab, JobState.COMPLETED, JobState.FAILED)[:RECENT_DONE]})
-    return render_template("dashboard/index.html", labs=labs, stale_after_s=settings().node_stale_after_s)
+        entry = {"lab": lab_json(lab), "offers": _jobs(lab, JobState.OFFERED),
+                 "active": _jobs(lab, JobState.ACCEPTED, JobState.IN_PRODUCTION),
+                 "done": _jobs(lab, JobState.COMPLETED, JobState.FAILED)[:RECENT_DONE],
+                 "by_hand": lab.agent == BY_HAND and lab.last_seen_at is not None}
+        if entry["by_hand"]:
+            assert lab.last_seen_at is not None
+            until = lab.last_seen_at + dt.timedelta(seconds=stale_after_s)
+            entry["online_until"] = until
+            entry["lapsing"] = (until - now).total_seconds() <= stale_after_s * REMIND_WITHIN
+        labs.append(entry)
+    return render_template("dashboard/index.html", labs=labs, stale_after_s=stale_after_s)
 
 
 def _act(lab_id: int, job_id: int, done: str, action: Any, *args: Any) -> Any:
@@ -156,7 +168,7 @@ def report_machines(lab_id: int) -> Any:
     lab = _own_lab(lab_id)
     states = {m.key: request.form.get(f"state-{m.key}", "") for m in lab.machines}
     try:
-        beat = Heartbeat(agent="web dashboard", machines=[{"key": k, "state": v} for k, v in states.items()])
+        beat = Heartbeat(agent=BY_HAND, machines=[{"key": k, "state": v} for k, v in states.items()])
     except ValidationError:
         flash("Choose a state for every machine.", "error")
         return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)

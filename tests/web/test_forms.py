@@ -1,6 +1,7 @@
 """The web pages through Flask's test client, as a browser without JavaScript would use them."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import tomllib
@@ -11,6 +12,8 @@ import pytest
 
 from fablab_nodes.config import parse_config
 from fablab_nodes.drivers import driver_names
+from server.db import utcnow
+from server.fablabs.models import Fablab
 from tests.server.orderflow import BARCELONA, cube_stl
 from tests.web.webclient import PASSWORD, WebUser, alert_text
 
@@ -282,3 +285,19 @@ def test_a_lab_without_an_agent_reports_its_machines_from_the_dashboard(app: Any
     r = citizen.submit(f"/designs/{design_id}/order", order_form)
     assert r.status_code == 303 and "Offered to a lab" in citizen.get(r.headers["Location"]).text
     assert re.search(rf"/dashboard/labs/{lab_id}/jobs/\d+/accept", operator.get("/dashboard").text)
+    # the page says how long the report holds, warns as it runs out, and says so once it has
+    hub = app.extensions["cosmoloc.hub"]
+    stale = hub.settings.node_stale_after_s
+
+    def reported_ago(seconds: float) -> str:
+        with hub.db.session() as s:
+            lab = s.get(Fablab, lab_id)
+            lab.last_seen_at = utcnow() - dt.timedelta(seconds=seconds)
+        return re.search(r'<p class="notice (\w+) lapse"[^>]*>(.*?)</p>', operator.get("/dashboard").text, re.S).groups()
+
+    kind, words = reported_ago(10)
+    assert kind == "ok" and f"{(stale - 10) // 60} min left before the lab counts as offline" in words
+    kind, words = reported_ago(stale * 0.9)
+    assert kind == "warn" and "before the lab counts as offline" in words
+    kind, words = reported_ago(stale + 60)
+    assert kind == "warn" and words.startswith("Offline: your last report of machine states was")
