@@ -195,8 +195,13 @@ class Labs:
         return len(self.lat)
 
 
-def make_labs(rng: np.random.Generator, cities: Cities, n: int, now: dt.datetime) -> Labs:
-    lat, lon = scatter(rng, cities, n, SIGMA_KM, weighted=True)
+def make_labs(rng: np.random.Generator, cities: Cities, n: int, now: dt.datetime, uniform: bool = False) -> Labs:
+    """``n`` labs clustered around the cities (population-weighted), or ``uniform`` over the whole globe."""
+    if uniform:
+        lat = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n)))  # uniform over the sphere's area
+        lon = rng.uniform(-180.0, 180.0, n)
+    else:
+        lat, lon = scatter(rng, cities, n, SIGMA_KM, weighted=True)
     return Labs(lat, lon, cells_vectorised(lat, lon), rng.choice(KINDS, size=n, p=KIND_P),
                 rng.choice(len(CATEGORY_P), size=n, p=CATEGORY_P), rng.integers(0, 2, n), rng.integers(0, 5, n), now)
 

@@ -115,7 +115,7 @@ def bench_near(store: Store, labs: Labs, n: int, points: list[tuple[float, float
             "us_per_hit": float(np.sum(t_within)) / max(1, int(np.sum(hits))) * 1e6}
 
 
-def report_near(results: list[dict[str, Any]]) -> str:
+def report_near(results: list[dict[str, Any]], layout: str = "clustered around the 200 biggest cities") -> str:
     rows = []
     first: dict[str, dict[str, Any]] = {}
     for r in results:
@@ -126,7 +126,7 @@ def report_near(results: list[dict[str, Any]]) -> str:
                      f"{r['scan_numpy_p50'] / r['near_p50']:.1f}x", f"{r['scan_sql_p50'] / r['near_p50']:.0f}x",
                      fmt_ms(r["within_p50"]), fmt_ms(r["within_p95"]), f"{r['within_p50'] / base['within_p50']:.1f}x",
                      f"{r['us_per_hit']:.1f}", "ok" if not r["mismatches"] else f"{r['mismatches']} DIFFER"])
-    return table(f"1. Labs within {RADIUS_KM:.0f} km of a point near a city (ms; {results[0]['queries']} queries "
+    return table(f"1. Labs {layout}: those within {RADIUS_KM:.0f} km of a point near a city (ms; {results[0]['queries']} queries "
                  f"per row; full scans over the first {max(r['scans'] for r in results)} of them, fewer at 1M)",
                  ["db", "labs", "in reach mean/max", "near p50", "p95", "vs 1k", "numpy scan", "SQL scan",
                   "numpy/near", "SQL/near", "within p50", "p95", "vs 1k", "within us/lab", "same result"], rows) + (

@@ -1,7 +1,8 @@
 """Labs, heartbeats, matching and order placement, each against a baseline measured in the same run.
 
   1. near      labs within 50 km of a point near a city, among 1k, 100k and 1M labs clustered around
-               the 200 biggest cities: ``fablabs.within`` and ``fablabs.near`` (median, p95) against a
+               the 200 biggest cities, then spread uniformly over the globe: ``fablabs.near`` (the
+               directory's page of 20 and total) and ``fablabs.within`` (median, p95) against a
                full geodesic scan (pyproj over numpy arrays of every lab) and the same scan in SQL
                without the grid prefilter; growth 1M / 1k (target: at most ~10x).
   2. heartbeat ``fablabs.heartbeat`` in-process with a commit per beat (beats/s) against the same writes
@@ -152,11 +153,36 @@ def run_spatial(args: argparse.Namespace, only: set[str], backends: list[str], s
         results["near"] = near_results
         reports.append(bl.report_near(near_results))
         print("\n" + reports[-1], flush=True)
+        uniform = run_near_uniform(backends, sizes, points, n_scan, rng, cities, now, tmpdir)
+        results["near_uniform"] = uniform
+        reports.append(bl.report_near(uniform, "spread uniformly over the globe"))
+        print("\n" + reports[-1], flush=True)
     if match_results:
         results["matching"] = match_results
         reports.append(bl.report_matching(match_results))
         print("\n" + reports[-1], flush=True)
     return reports
+
+
+def run_near_uniform(backends: list[str], sizes: list[int], points: list[tuple[float, float]], n_scan: int,
+                     rng: np.random.Generator, cities: bd.Cities, now: dt.datetime, tmpdir: Path) -> list[dict[str, Any]]:
+    """The near scenario again with labs spread uniformly over the globe (few in reach of any point)."""
+    labs = bd.make_labs(rng, cities, sizes[-1], now, uniform=True)
+    out = []
+    for kind in backends:
+        store = bd.Store(kind, "uniform", tmpdir)
+        try:
+            store.create()
+            bd.insert_account(store)
+            done = 0
+            for size in sizes:
+                bd.bulk_load(store, labs, done, size, False)
+                done = size
+                out.append(bl.bench_near(store, labs, size, points, n_scan if size <= 100_000 else min(n_scan, 3)))
+                bd.log(f"{kind} {size:,} uniform: near p50 {out[-1]['near_p50'] * 1000:.2f} ms")
+        finally:
+            store.drop()
+    return out
 
 
 if __name__ == "__main__":
