@@ -19,7 +19,7 @@ def _settings() -> Any:
 
 
 def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
-    online = service.is_online(lab, utcnow(), _settings().node_stale_after_s)
+    online = service.is_online(lab.last_seen_at, utcnow(), _settings().node_stale_after_s)
     return schemas.fablab_json(lab, online, distance_km)
 
 
@@ -87,7 +87,7 @@ def rotate_token(lab_id: int) -> Any:
 @bp.get("/fablabs/<int:lab_id>/okw")
 def okw_record(lab_id: int) -> Any:
     lab = service.get_lab(db(), lab_id)
-    online = service.is_online(lab, utcnow(), _settings().node_stale_after_s)
+    online = service.is_online(lab.last_seen_at, utcnow(), _settings().node_stale_after_s)
     base = _settings().base_url or request.host_url.rstrip("/")
     return jsonify(okw.facility_record(lab, online, base))
 

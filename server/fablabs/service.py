@@ -158,8 +158,9 @@ def lab_for_node_token(session: Session, token: str) -> Fablab | None:
     return session.scalar(select(Fablab).where(Fablab.node_token_hash == hash_token(token)))
 
 
-def is_online(lab: Fablab, now: dt.datetime, stale_after_s: int) -> bool:
-    return lab.last_seen_at is not None and (now - lab.last_seen_at).total_seconds() <= stale_after_s
+def is_online(last_seen_at: dt.datetime | None, now: dt.datetime, stale_after_s: int) -> bool:
+    """Whether a lab last seen then counts as online now."""
+    return last_seen_at is not None and (now - last_seen_at).total_seconds() <= stale_after_s
 
 
 def _process_filter(query: Select[Any], process: str | None) -> Select[Any]:
@@ -233,7 +234,7 @@ def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, 
     Returns True when capacity appeared: the lab came back online, a machine became available,
     was added, or gained a material; nearby unmatched orders are then retried soon.
     """
-    gained = not is_online(lab, now, stale_after_s)
+    gained = not is_online(lab.last_seen_at, now, stale_after_s)
     machines = {m.key: m for m in lab.machines}
     seen: set[str] = set()
     for report in beat.machines:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from design_commons import licences
 from server.fablabs import service as fablabs
@@ -48,7 +48,7 @@ class Candidate:
                 "distance_km": round(self.distance_km, 3), "eligible": self.eligible, "reasons": list(self.reasons)}
 
 
-def fits(requirements: dict[str, Any], machine: Machine, thickness_mm: float | None) -> str | None:
+def fits(requirements: dict[str, Any], machine: MachineFacts, thickness_mm: float | None) -> str | None:
     """None when the part fits the machine, else ``too_small`` or ``too_thick``.
 
     Meshes: the bounding box in some axis-aligned orientation (sorted sides against sorted sides).
@@ -70,7 +70,7 @@ def fits(requirements: dict[str, Any], machine: Machine, thickness_mm: float | N
     return None if all(p <= m for p, m in zip(part, sorted(bed), strict=True)) else "too_small"
 
 
-def _machine_verdict(order: Order, requirements: dict[str, Any], lab: Fablab) -> tuple[Machine | None, list[str]]:
+def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) -> tuple[MachineFacts | None, list[str]]:
     """The best machine of the lab for the order, or the reasons none will do."""
     processes = set(requirements.get("processes") or [])
     if order.process:
@@ -113,7 +113,7 @@ def reach_km(order: Order) -> float:
 CHUNK = 500  # labs loaded per query: far below any database's limit on bound parameters
 
 
-def _judge(order: Order, requirements: dict[str, Any], lab: Fablab, distance_km: float, now: dt.datetime,
+def _judge(order: Order, requirements: dict[str, Any], lab: LabFacts, distance_km: float, now: dt.datetime,
            stale_after_s: int, excluded_kinds: set[str], before: dict[int, str]) -> Candidate:
     c = Candidate(lab.id, lab.name, distance_km)
     if c.distance_km > order.max_distance_km:
@@ -122,7 +122,7 @@ def _judge(order: Order, requirements: dict[str, Any], lab: Fablab, distance_km:
         c.reasons.append("not_accepting")
     if lab.operator_id is None:
         c.reasons.append("unclaimed")
-    if not fablabs.is_online(lab, now, stale_after_s):
+    if not fablabs.is_online(lab.last_seen_at, now, stale_after_s):
         c.reasons.append("offline")
     if lab.kind.value in excluded_kinds:
         c.reasons.append("licence")
@@ -136,13 +136,48 @@ def _judge(order: Order, requirements: dict[str, Any], lab: Fablab, distance_km:
     return c
 
 
-def _load(session: Session, ids: list[int]) -> dict[int, Fablab]:
+@dataclass(slots=True)
+class MachineFacts:
+    """What the rules read of a machine (plain values: loading whole ORM objects cost most of the time)."""
+
+    key: str
+    process: str
+    build_x_mm: float
+    build_y_mm: float
+    build_z_mm: float
+    materials: list[str]
+    state: MachineState
+    queue_length: int
+
+
+@dataclass(slots=True)
+class LabFacts:
+    """What the rules read of a lab, with its machines in key order."""
+
+    id: int
+    name: str
+    kind: LabKind
+    accepting_orders: bool
+    operator_id: int | None
+    last_seen_at: dt.datetime | None
+    machines: list[MachineFacts] = field(default_factory=list)
+
+
+_LAB_COLUMNS = (Fablab.id, Fablab.name, Fablab.kind, Fablab.accepting_orders, Fablab.operator_id, Fablab.last_seen_at)
+_MACHINE_COLUMNS = (Machine.fablab_id, Machine.key, Machine.process, Machine.build_x_mm, Machine.build_y_mm,
+                    Machine.build_z_mm, Machine.materials, Machine.state, Machine.queue_length)
+
+
+def _load(session: Session, ids: list[int]) -> dict[int, LabFacts]:
     """The labs with these ids and their machines, a chunk of ids per query."""
-    out: dict[int, Fablab] = {}
+    out: dict[int, LabFacts] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        for lab in session.scalars(select(Fablab).where(Fablab.id.in_(chunk)).options(selectinload(Fablab.machines))):
-            out[lab.id] = lab
+        for lab in session.execute(select(*_LAB_COLUMNS).where(Fablab.id.in_(chunk))):
+            out[lab[0]] = LabFacts(*lab)
+        for machine in session.execute(select(*_MACHINE_COLUMNS).where(Machine.fablab_id.in_(chunk))
+                                       .order_by(Machine.fablab_id, Machine.key)):
+            out[machine[0]].machines.append(MachineFacts(*machine[1:]))
     return out
 
 

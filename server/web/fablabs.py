@@ -20,7 +20,7 @@ HISTORY_HOURS = 24
 
 
 def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
-    online = service.is_online(lab, utcnow(), settings().node_stale_after_s)
+    online = service.is_online(lab.last_seen_at, utcnow(), settings().node_stale_after_s)
     return schemas.fablab_json(lab, online, distance_km)
 
 
