@@ -24,7 +24,9 @@ DEMO_PASSWORD = "demo-password"
 
 
 def _stl(mesh: trimesh.Trimesh) -> bytes:
-    return bytes(mesh.export(file_type="stl"))
+    data = mesh.export(file_type="stl")
+    assert isinstance(data, bytes)
+    return data
 
 
 def spacer_ring(height: float = 8.0) -> bytes:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import select
 
@@ -20,36 +21,47 @@ from server.accounts.models import Account
 from server.config import Settings
 from server.fablabs import agent_config
 from server.fablabs import service as fablabs
-from server.fablabs.models import Fablab
+from server.fablabs.models import Fablab, LabKind
 from server.fablabs.schemas import FablabIn, MachineIn
 from server.hub import Hub
 
 OPERATOR_EMAIL = "operator@cosmoloc.example"
 OPERATOR_PASSWORD = "demo-password"
 
-PRINTER = {"process": "fdm", "build_volume_mm": (250, 210, 220), "materials": ["PLA", "PETG"]}
-BIG_PRINTER = {"process": "fdm", "build_volume_mm": (350, 350, 400), "materials": ["PLA", "PETG", "TPU"]}
-RESIN = {"process": "sla", "build_volume_mm": (145, 145, 175), "materials": ["Resin"]}
-LASER = {"process": "laser_cutting", "build_volume_mm": (600, 400, 8), "materials": ["Plywood", "Acrylic", "MDF"]}
-ROUTER = {"process": "cnc_routing", "build_volume_mm": (1200, 800, 25), "materials": ["Plywood", "MDF"]}
+class MachineSpec(TypedDict):
+    process: str
+    build_volume_mm: tuple[float, float, float]
+    materials: list[str]
 
-LABS: list[dict[str, object]] = [
-    {"name": "Poblenou Fab Lab", "kind": "fablab", "at": (41.3970, 2.1970), "machines": {"mk4-1": PRINTER, "laser": LASER}},
-    {"name": "Gràcia Makers Coop", "kind": "cooperative", "at": (41.4036, 2.1560), "machines": {"mk4": PRINTER, "sla": RESIN}},
-    {"name": "Sants Print Shop", "kind": "company", "at": (41.3755, 2.1330), "machines": {"xl": BIG_PRINTER}},
-    {"name": "Amsterdam Makerspace", "kind": "makerspace", "at": (52.3676, 4.9041), "machines": {"p1": PRINTER, "cnc": ROUTER}},
-    {"name": "Nairobi Fab Lab", "kind": "fablab", "at": (-1.2921, 36.8219), "machines": {"p1": PRINTER, "laser": LASER}},
-    {"name": "São Paulo Hacklab", "kind": "nonprofit", "at": (-23.5505, -46.6333), "machines": {"p1": PRINTER}},
+
+class LabSpec(TypedDict):
+    name: str
+    kind: LabKind
+    at: tuple[float, float]
+    machines: dict[str, MachineSpec]
+
+
+PRINTER: MachineSpec = {"process": "fdm", "build_volume_mm": (250, 210, 220), "materials": ["PLA", "PETG"]}
+BIG_PRINTER: MachineSpec = {"process": "fdm", "build_volume_mm": (350, 350, 400), "materials": ["PLA", "PETG", "TPU"]}
+RESIN: MachineSpec = {"process": "sla", "build_volume_mm": (145, 145, 175), "materials": ["Resin"]}
+LASER: MachineSpec = {"process": "laser_cutting", "build_volume_mm": (600, 400, 8), "materials": ["Plywood", "Acrylic", "MDF"]}
+ROUTER: MachineSpec = {"process": "cnc_routing", "build_volume_mm": (1200, 800, 25), "materials": ["Plywood", "MDF"]}
+
+LABS: list[LabSpec] = [
+    {"name": "Poblenou Fab Lab", "kind": LabKind.FABLAB, "at": (41.3970, 2.1970), "machines": {"mk4-1": PRINTER, "laser": LASER}},
+    {"name": "Gràcia Makers Coop", "kind": LabKind.COOPERATIVE, "at": (41.4036, 2.1560),
+     "machines": {"mk4": PRINTER, "sla": RESIN}},
+    {"name": "Sants Print Shop", "kind": LabKind.COMPANY, "at": (41.3755, 2.1330), "machines": {"xl": BIG_PRINTER}},
+    {"name": "Amsterdam Makerspace", "kind": LabKind.MAKERSPACE, "at": (52.3676, 4.9041),
+     "machines": {"p1": PRINTER, "cnc": ROUTER}},
+    {"name": "Nairobi Fab Lab", "kind": LabKind.FABLAB, "at": (-1.2921, 36.8219), "machines": {"p1": PRINTER, "laser": LASER}},
+    {"name": "São Paulo Hacklab", "kind": LabKind.NONPROFIT, "at": (-23.5505, -46.6333), "machines": {"p1": PRINTER}},
 ]
 
 
-def _machines(spec: dict[str, dict[str, object]]) -> list[MachineIn]:
-    out = []
-    for key, m in spec.items():
-        out.append(MachineIn(key=key, name=f"{m['process']} {key}".replace("_", " ").title(), process=str(m["process"]),
-                             build_volume_mm=m["build_volume_mm"],  # type: ignore[arg-type]
-                             materials=list(m["materials"])))  # type: ignore[call-overload]
-    return out
+def _machines(spec: dict[str, MachineSpec]) -> list[MachineIn]:
+    return [MachineIn(key=key, name=f"{m['process']} {key}".replace("_", " ").title(), process=m["process"],
+                      build_volume_mm=m["build_volume_mm"], materials=list(m["materials"])) for key, m in spec.items()]
 
 
 def seed_labs(settings: Settings, hub_url: str, progress: Callable[[str], None] = lambda _m: None) -> list[Path]:
@@ -66,10 +78,10 @@ def seed_labs(settings: Settings, hub_url: str, progress: Callable[[str], None] 
                 lab = session.scalar(select(Fablab).where(Fablab.name == spec["name"], Fablab.operator_id == operator.id))
                 token = None
                 if lab is None:
-                    lat, lon = spec["at"]  # type: ignore[misc]
+                    lat, lon = spec["at"]
                     lab, token = fablabs.register(session, operator, FablabIn(
-                        name=str(spec["name"]), kind=spec["kind"], latitude=lat, longitude=lon,  # type: ignore[arg-type]
-                        machines=_machines(spec["machines"])))  # type: ignore[arg-type]
+                        name=spec["name"], kind=spec["kind"], latitude=lat, longitude=lon,
+                        machines=_machines(spec["machines"])))
                     progress(f"registered demo lab {lab.name}")
                 folder = root / str(lab.id)
                 folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.db import write_intent
 from server.errors import ApiError, invalid
+from server.storage import BlobStore
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PER_PAGE = 100
@@ -202,17 +203,20 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorate
 
 
-class TrackedStore:
-    """The hub's file store, remembering each new file so a failed request removes it again."""
+class TrackedStore(BlobStore):
+    """The hub's file store (the same folder), remembering each new file so a failed request removes it again."""
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
+    def __init__(self, store: BlobStore) -> None:
+        super().__init__(store.root)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    def put_bytes(self, data: bytes) -> tuple[str, bool]:
+        sha, created = super().put_bytes(data)
+        if created:
+            track_new_blob(sha)
+        return sha, created
 
-    def put_stream(self, stream: Any) -> tuple[str, int, bool]:
-        sha, size, created = self._store.put_stream(stream)
+    def put_stream(self, stream: IO[bytes]) -> tuple[str, int, bool]:
+        sha, size, created = super().put_stream(stream)
         if created:
             track_new_blob(sha)
         return sha, size, created

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1024 * 1024
 
@@ -45,7 +45,7 @@ class BlobStore:
             raise
         return sha, True
 
-    def put_stream(self, stream: BinaryIO) -> tuple[str, int, bool]:
+    def put_stream(self, stream: IO[bytes]) -> tuple[str, int, bool]:
         """Store a stream; return ``(sha256, size, created)``."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")

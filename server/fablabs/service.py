@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Select, delete, select
@@ -163,13 +163,16 @@ def is_online(last_seen_at: dt.datetime | None, now: dt.datetime, stale_after_s:
     return last_seen_at is not None and (now - last_seen_at).total_seconds() <= stale_after_s
 
 
+SelectT = TypeVar("SelectT", bound=Select)
+
+
 def _process_filter(query: Select[Any], process: str | None) -> Select[Any]:
     if process:
         return query.where(Fablab.id.in_(select(Machine.fablab_id).where(Machine.process == process)))
     return query
 
 
-def prefilter(query: Select[Any], latitude: float, longitude: float, radius_km: float) -> Select[Any]:
+def prefilter(query: SelectT, latitude: float, longitude: float, radius_km: float) -> SelectT:
     """Narrow a lab query to the grid cells covering the circle (or its latitude band)."""
     cover = spatial.cover(latitude, longitude, radius_km)
     if cover.column is not None:

@@ -168,7 +168,8 @@ def report_machines(lab_id: int) -> Any:
     lab = _own_lab(lab_id)
     states = {m.key: request.form.get(f"state-{m.key}", "") for m in lab.machines}
     try:
-        beat = Heartbeat(agent=BY_HAND, machines=[{"key": k, "state": v} for k, v in states.items()])
+        beat = Heartbeat.model_validate({"agent": BY_HAND,
+                                         "machines": [{"key": k, "state": v} for k, v in states.items()]})
     except ValidationError:
         flash("Choose a state for every machine.", "error")
         return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
