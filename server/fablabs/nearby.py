@@ -27,6 +27,7 @@ from server.fablabs import spatial
 from server.fablabs.models import Fablab, Machine
 
 REFINE_ABOVE = 32  # a cell holding more labs than this is split into its children before its rows are read
+MAX_CHILDREN = 20_000  # cells counted in one refinement at most; past it the crowded cells are read instead
 
 
 @dataclass(frozen=True)
@@ -122,24 +123,29 @@ def _refine(session: Session, crowded: Counted, process: str | None, latitude: f
     return out
 
 
-def page(session: Session, latitude: float, longitude: float, radius_km: float, process: str | None,
-         first: int, stop: int) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """Labs ranked ``first..stop-1`` by (distance, id) within the radius, their distances and the total.
+def _crowded(cells: Counted, among: np.ndarray) -> np.ndarray:
+    """Which of ``among`` to split: the crowded ones, unless that would mean counting too many children."""
+    crowded = among & (cells.count > REFINE_ABOVE) & (cells.level > 0)
+    return crowded if int(crowded.sum()) * 100 <= MAX_CHILDREN else np.zeros_like(crowded)
 
-    None when the circle has no grid cover (a band of latitude near a pole or around the world):
-    the caller measures every candidate then.
-    """
+
+def page(session: Session, latitude: float, longitude: float, radius_km: float, process: str | None,
+         first: int, stop: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labs ranked ``first..stop-1`` by (distance, id) within the radius, their distances and the total."""
     cover = spatial.cover(latitude, longitude, radius_km)
-    if cover.column is None:
-        return None
-    cells = spatial.cells_near(latitude, longitude, radius_km, spatial.level_of(cover.column), np.array(cover.cells))
+    if cover.column is None:  # around a pole or most of the world: start from every 10-degree cell
+        level = len(spatial.LEVELS) - 1
+        ids = np.arange(int(round(180 / spatial.LEVELS[level][1])) * int(round(360 / spatial.LEVELS[level][1])))
+    else:
+        level, ids = spatial.level_of(cover.column), np.array(cover.cells)
+    cells = spatial.cells_near(latitude, longitude, radius_km, level, ids)
     counted = count_cells(session, cells, process)
     # the edge: cells reaching across the circle; crowded ones are split, the rest read and measured
     edge = counted.select(counted.upper > radius_km)
     counted = counted.select(counted.upper <= radius_km)
     measured_ids, measured_dist = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
     while len(edge.ids):
-        crowded = (edge.count > REFINE_ABOVE) & (edge.level > 0)
+        crowded = _crowded(edge, np.ones(len(edge.ids), dtype=bool))
         ids, dist = read_cells(session, edge.select(~crowded), process, latitude, longitude)
         measured_ids.append(ids[dist <= radius_km])
         measured_dist.append(dist[dist <= radius_km])
@@ -155,8 +161,7 @@ def page(session: Session, latitude: float, longitude: float, radius_km: float, 
     # the page: only cells reaching nearer than the distance that certainly holds `stop` labs are read
     while True:
         reach = _certain_within(counted, edge_dist, stop)
-        needed = counted.lower <= reach
-        crowded = needed & (counted.count > REFINE_ABOVE) & (counted.level > 0)
+        crowded = _crowded(counted, counted.lower <= reach)
         if not crowded.any():
             break
         counted = counted.select(~crowded) + _refine(session, counted.select(crowded), process, latitude, longitude,

@@ -212,12 +212,7 @@ def near(session: Session, latitude: float, longitude: float, radius_km: float, 
          page: int, per_page: int) -> tuple[list[tuple[Fablab, float]], int]:
     """One page of the directory around a point: labs and their distances, nearest first, and the total."""
     lo, hi = (page - 1) * per_page, page * per_page
-    found = nearby.page(session, latitude, longitude, radius_km, process, lo, hi)
-    if found is None:  # no grid cover: measure every lab in the band of latitude
-        all_ids, all_dist = within_arrays(session, latitude, longitude, radius_km,
-                                          _process_filter(select(Fablab), process))
-        found = all_ids[lo:hi], all_dist[lo:hi], len(all_ids)
-    ids, dist, total = found
+    ids, dist, total = nearby.page(session, latitude, longitude, radius_km, process, lo, hi)
     chosen = list(zip(ids.tolist(), dist.tolist(), strict=True))
     labs = {lab.id: lab for lab in session.scalars(
         select(Fablab).where(Fablab.id.in_([i for i, _ in chosen])).options(selectinload(Fablab.machines),

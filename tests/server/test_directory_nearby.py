@@ -112,7 +112,8 @@ QUERIES = [
     ((48.0, 3.0), 400.0),  # a wide one: coarse cells, refined where crowded
     ((-17.0, 179.95), 80.0),  # across the antimeridian
     ((-17.0, -179.8), 60.0),
-    ((89.5, 10.0), 150.0),  # near the pole: no grid cover, every lab in the band measured
+    ((89.5, 10.0), 150.0),  # near the pole: from the 10-degree cells around it
+    ((48.85, 2.35), 20_000.0),  # the whole world: every lab, nearest first
     ((10.0, 10.0), 50.0),  # nobody
 ]
 
