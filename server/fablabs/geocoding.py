@@ -13,6 +13,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from server.fablabs.spatial import great_circle_km
+
 _lock = threading.Lock()
 _index: dict[str, Any] = {}
 
@@ -61,19 +65,38 @@ def _load() -> dict[str, Any]:
         countries.update(COUNTRY_ALIASES)
         cities: dict[tuple[str, str], dict[str, Any]] = {}
         by_name: dict[str, list[dict[str, Any]]] = {}
+        any_name: dict[str, list[dict[str, Any]]] = {}
+        towns: dict[str, list[tuple[float, float]]] = {}
         for city in cache.get_cities().values():
             names = {fold(city["name"])} | {fold(a) for a in city.get("alternatenames", [])[:30] if a.isascii()}
             for name in names:
                 key = (name, city["countrycode"])
                 if key not in cities or cities[key]["population"] < city["population"]:
                     cities[key] = city
+                any_name.setdefault(name, []).append(city)
             by_name.setdefault(fold(city["name"]), []).append(city)
-        _index.update(countries=countries, cities=cities, by_name=by_name)
+            towns.setdefault(city["countrycode"], []).append((float(city["latitude"]), float(city["longitude"])))
+        _index.update(countries=countries, cities=cities, by_name=by_name, any_name=any_name,
+                      towns={iso: np.array(points) for iso, points in towns.items()})
         return _index
 
 
 def country_code(name: str) -> str | None:
     return _load()["countries"].get(fold(name))
+
+
+def km_to_country(latitude: float, longitude: float, iso: str) -> float | None:
+    """How far the point is from the nearest town of the country (great circle, km); None if it has none listed."""
+    towns = _load()["towns"].get(iso)
+    if towns is None:
+        return None
+    return float(great_circle_km(latitude, longitude, towns[:, 0], towns[:, 1]).min())
+
+
+def places_named(name: str) -> list[Place]:
+    """Every town of that name or alternate name, in any country."""
+    return [Place(float(c["latitude"]), float(c["longitude"]), f"{c['name']}, {c['countrycode']}", True)
+            for c in _load()["any_name"].get(fold(name), [])]
 
 
 def gazetteer_lookup(city: str, country: str | None) -> Place | None:

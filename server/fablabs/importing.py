@@ -61,7 +61,8 @@ class MachineSpec:
 
 @dataclass
 class Located:
-    """A point in degrees (WGS-84); ``approximate`` when placed by its city; ``fixes``: 'swapped', 'dms'."""
+    """A point in degrees (WGS-84); ``approximate`` when placed by its city; ``fixes``: 'swapped', 'dms', 'sign',
+    and 'far_from_country' for a point kept though it lies outside the country its record names."""
 
     latitude: float
     longitude: float
@@ -319,9 +320,15 @@ class ImportReport:
         reasons = ", ".join(f"{r} ({n})" for r, n in self.skipped.most_common())
         out.append(f"skipped {total}" + (f": {reasons}" if total else ""))
         out.append(f"placed approximately (by city) {self.approximate}")
-        fixes = {"dms": "degrees-minutes-seconds read", "swapped": "latitude/longitude swapped"}
-        detail = ", ".join(f"{fixes.get(k, k)} {n}" for k, n in sorted(self.fixed.items()))
-        out.append(f"coordinates fixed {sum(self.fixed.values())}" + (f": {detail}" if detail else ""))
+        names = {"dms": "degrees-minutes-seconds read", "swapped": "latitude/longitude swapped",
+                 "sign": "a lost minus sign restored"}
+        fixed = {k: n for k, n in self.fixed.items() if k != "far_from_country"}
+        detail = ", ".join(f"{names.get(k, k)} {n}" for k, n in sorted(fixed.items()))
+        out.append(f"coordinates fixed {sum(fixed.values())}" + (f": {detail}" if detail else ""))
+        doubted = self.fixed["far_from_country"]
+        if doubted:
+            out.append(f"kept as given though far from the country the record names {doubted} "
+                       "(no town of that name there, no swapped or sign-flipped reading inside it)")
         out.append(f"took {self.seconds:.1f} s for {self.records} records")
         return out
 

@@ -148,9 +148,9 @@ def locate(lat_raw: Any, lon_raw: Any, cities: Sequence[str], country: str,
         if y == 0 and x == 0:
             problem = "no coordinates"
         elif -90 <= y <= 90 and -180 <= x <= 180:
-            return Located(y, x, False, tuple(fixes))
+            return in_its_country(Located(y, x, False, tuple(fixes)), cities, country)
         elif -90 <= x <= 90 and -180 <= y <= 180:
-            return _swapped(x, y, cities, country, (*fixes, "swapped"))
+            return in_its_country(_swapped(x, y, cities, country, (*fixes, "swapped")), cities, country)
         else:
             problem = "coordinates out of range"
     has_city = any(c.strip() for c in cities)
@@ -176,6 +176,55 @@ def _swapped(lat: float, lon: float, cities: Sequence[str], country: str, fixes:
                     and distance_km(*best, place.latitude, place.longitude) < 200):
                 lat, lon = best
     return Located(lat, lon, False, fixes)
+
+
+FAR_FROM_COUNTRY_KM = 300.0  # farther than this from every town of the country a record names, its point is doubted
+NEAR_TOWN_KM = 25.0  # a corrected point must lie this near a town of that country...
+NEAR_CITY_KM = 100.0  # ...or, when the record names a city the gazetteer knows there, this near that city
+
+
+def in_its_country(where: Located, cities: Sequence[str], country: str) -> Located:
+    """Coordinates checked against the country the record names.
+
+    Directories often swap latitude and longitude even when both fit either range, or drop a minus
+    sign. A point farther than :data:`FAR_FROM_COUNTRY_KM` from every town of its country is kept
+    when a town of the record's own city name is right there (the country field is the slip);
+    otherwise the swapped and sign-flipped readings are tried, and one landing near the record's
+    city (or, without a known city, near a town of that country) is taken (fixes ``swapped`` /
+    ``sign``). When none does, the lab is placed by its city (``approximate``) if the gazetteer
+    knows it, else kept where it is and marked ``far_from_country`` for the summary.
+    """
+    iso = country_code(country) if country.strip() else None
+    away = geocoding.km_to_country(where.latitude, where.longitude, iso) if iso else None
+    if iso is None or away is None or away <= FAR_FROM_COUNTRY_KM:
+        return where
+    y, x = where.latitude, where.longitude
+    named = [p for c in cities for part in c.split(",") if part.strip() for p in geocoding.places_named(part)]
+    if any(distance_km(y, x, p.latitude, p.longitude) <= NEAR_TOWN_KM for p in named):
+        return where
+    readings: list[tuple[tuple[float, float], tuple[str, ...]]] = [
+        ((sy * y, sx * x), ("sign",)) for sy in (1, -1) for sx in (1, -1) if (sy, sx) != (1, 1)]
+    if abs(x) <= 90:
+        readings += [((sy * x, sx * y), ("swapped", "sign") if (sy, sx) != (1, 1) else ("swapped",))
+                     for sy in (1, -1) for sx in (1, -1)]
+    place = city_place(cities, country) if named else None
+    if place is not None:
+        scored = [(distance_km(lat, lon, place.latitude, place.longitude), (lat, lon), fixes)
+                  for (lat, lon), fixes in readings]
+    else:
+        scored = [(geocoding.km_to_country(lat, lon, iso) or 0.0, (lat, lon), fixes) for (lat, lon), fixes in readings]
+    best_km, (lat, lon), fixes = min(scored, key=lambda s: s[0])
+    if best_km <= (NEAR_CITY_KM if place is not None else NEAR_TOWN_KM):
+        made = list(where.fixes)
+        for fix in fixes:
+            if fix == "swapped" and fix in made:
+                made.remove(fix)  # swapped back: the columns were right after all
+            elif fix not in made:
+                made.append(fix)
+        return Located(lat, lon, False, tuple(made))
+    if place is not None:
+        return Located(place.latitude, place.longitude, True, (), place.label)
+    return Located(y, x, False, (*where.fixes, "far_from_country"))
 
 
 # ---------------------------------------------------------------- CSV files

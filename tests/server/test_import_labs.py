@@ -92,6 +92,28 @@ def test_swapped_coordinates_are_put_right() -> None:
     assert isinstance(got, Located) and got.latitude == pytest.approx(41.3875) and set(got.fixes) == {"dms", "swapped"}
 
 
+def test_coordinates_are_checked_against_the_country_they_name() -> None:
+    # both values fit either range, but only the swapped reading is in Russia
+    got = locate("37.62368", "55.749646", ["Moscow"], "Russia")
+    assert isinstance(got, Located) and (got.latitude, got.longitude) == (55.749646, 37.62368)
+    assert got.fixes == ("swapped",)
+    # a lost minus sign, and no city to go by: the country puts it back
+    got = locate("45.5132", "73.5708", [], "Canada")
+    assert isinstance(got, Located) and (got.latitude, got.longitude) == (45.5132, -73.5708) and got.fixes == ("sign",)
+    # no reading lands near the record's city: the city places it
+    got = locate("28.001687", "28.275109", ["Pretoria"], "South Africa")
+    assert isinstance(got, Located) and got.approximate and got.label == "Pretoria, ZA"
+    # the record's own town is right there: the country field is the slip, the point stays
+    got = locate("51.522126", "-0.109778", ["London"], "USA")
+    assert isinstance(got, Located) and (got.latitude, got.longitude) == (51.522126, -0.109778) and got.fixes == ()
+    # nothing to go by: kept, and marked for the summary
+    got = locate("52.529645", "13.410455", [], "Australia")
+    assert isinstance(got, Located) and got.latitude == 52.529645 and got.fixes == ("far_from_country",)
+    # points inside their country are left alone, whatever their sign
+    got = locate("-33.8688", "151.2093", [], "Australia")
+    assert isinstance(got, Located) and got.fixes == ()
+
+
 def test_missing_or_impossible_coordinates_fall_back_on_the_city() -> None:
     got = locate("", "", ["Porto Seguro, Bahia"], "Brazil")
     assert isinstance(got, Located) and got.approximate and abs(got.latitude + 16.45) < 0.2
@@ -209,10 +231,12 @@ def test_small_cp1252_csv(db: Database, tmp_path: Path) -> None:
 def test_summary_counts_reasons(tmp_path: Path) -> None:
     report = importing.ImportReport(imported=2, merged=1)
     report.skipped.update({"no name": 2, "no coordinates and city not found": 10})
-    report.fixed.update({"dms": 3, "swapped": 1})
+    report.fixed.update({"dms": 3, "swapped": 1, "sign": 2, "far_from_country": 5})
     text = "\n".join(report.lines())
     assert "skipped 12: no coordinates and city not found (10), no name (2)" in text
-    assert "coordinates fixed 4: degrees-minutes-seconds read 3, latitude/longitude swapped 1" in text
+    assert ("coordinates fixed 6: degrees-minutes-seconds read 3, a lost minus sign restored 2, "
+            "latitude/longitude swapped 1") in text
+    assert "kept as given though far from the country the record names 5" in text
 
 
 def test_world_csv_from_the_corpus(db: Database) -> None:
@@ -221,7 +245,8 @@ def test_world_csv_from_the_corpus(db: Database) -> None:
     report = run(db, path)
     took = time.perf_counter() - started
     assert report.imported + report.merged > 4000 and report.imported > 4000
-    assert report.fixed["dms"] >= 500 and report.fixed["swapped"] >= 30
+    assert report.fixed["dms"] >= 500 and report.fixed["swapped"] >= 50 and report.fixed["sign"] >= 3
+    assert report.fixed["far_from_country"] > 0
     assert report.approximate > 100 and report.skipped["no coordinates and city not found"] > 0
     assert took < 60, f"importing {report.records} rows took {took:.1f} s"
     with db.session() as s:
