@@ -38,8 +38,8 @@ from benchmarks.bench_data import (  # noqa: E402
     table,
 )
 from design_commons import licences  # noqa: E402
+from server.fablabs import heartbeats, spatial  # noqa: E402
 from server.fablabs import service as fablabs  # noqa: E402
-from server.fablabs import spatial  # noqa: E402
 from server.fablabs.models import Fablab  # noqa: E402
 from server.fablabs.schemas import Heartbeat, MachineReport  # noqa: E402
 from server.orders import matching  # noqa: E402
@@ -304,7 +304,7 @@ def heartbeat_plan(rng: np.random.Generator, n_labs: int, n_beats: int,
 
 def bench_heartbeats(kind: str, tmpdir: Path, rng: np.random.Generator, cities: Cities, n_labs: int,
                      n_beats: int) -> dict[str, Any]:
-    """service.heartbeat (lab looked up by node token, as the route does; one commit per beat) against the
+    """heartbeats.record_heartbeat (lab looked up by node token, as the route does; one commit per beat) against the
     floor: the same writes as plain SQL on a DBAPI connection, one transaction per beat."""
     store = Store(kind, "hb", tmpdir)
     try:
@@ -329,10 +329,10 @@ def bench_heartbeats(kind: str, tmpdir: Path, rng: np.random.Generator, cities: 
             for token, beat in beats:
                 t = time.perf_counter()
                 with db.sessionmaker() as s:
-                    lab = fablabs.lab_for_node_token(s, token)
+                    lab = heartbeats.node_lab(s, token)
                     assert lab is not None
                     beat_now = dt.datetime.now(dt.UTC)
-                    fablabs.heartbeat(s, lab, beat, beat_now, STALE_AFTER_S)
+                    heartbeats.record_heartbeat(s, lab, beat, beat_now, STALE_AFTER_S)
                     s.commit()
                 lat.append(time.perf_counter() - t)
             hub_rate = len(beats) / (time.perf_counter() - t0)

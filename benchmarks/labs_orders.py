@@ -5,7 +5,7 @@
                directory's page of 20 and total) and ``fablabs.within`` (median, p95) against a
                full geodesic scan (pyproj over numpy arrays of every lab) and the same scan in SQL
                without the grid prefilter; growth 1M / 1k (target: at most ~10x).
-  2. heartbeat ``fablabs.heartbeat`` in-process with a commit per beat (beats/s) against the same writes
+  2. heartbeat ``heartbeats.record_heartbeat`` in-process with a commit per beat (beats/s) against the same writes
                as plain SQL statements (the floor).
   3. matching  ``matching.candidates`` for one order among 1k, 100k and 1M labs (a third capable) against a
                naive reference: geodesics to every lab plus the eligibility rules in plain Python over

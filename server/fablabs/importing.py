@@ -28,7 +28,7 @@ from server.db import Database, utcnow
 from server.fablabs import geocoding
 from server.fablabs.models import Fablab, LabKind, Machine
 from server.fablabs.schemas import MachineIn
-from server.fablabs.service import Location, _machine, place_lab
+from server.fablabs.service import Location, new_machine, place_lab
 
 BATCH_SIZE = 500
 SAME_PLACE_KM = 2.0  # two records of one name closer than this are one lab
@@ -400,7 +400,7 @@ def _write(session: Session, directory: Directory, outcomes: Sequence[Outcome], 
 def _new_lab(c: Candidate, key: str) -> Fablab:
     lab = Fablab(name=c.name[:200], kind=c.kind, description=c.description, accepting_orders=c.accepting_orders,
                  operator_id=None, source="import", import_key=key, city=c.city[:200], country=c.country[:100],
-                 machines=[_machine(m.spec) for m in c.machines])
+                 machines=[new_machine(m.spec) for m in c.machines])
     place_lab(lab, Location(c.where.latitude, c.where.longitude, c.where.approximate, c.address[:500]))
     return lab
 
@@ -422,7 +422,7 @@ def _merge(lab: Fablab, c: Candidate, entry: Entry, report: ImportReport) -> boo
     for m in c.machines:
         # a machine of a process the lab already has is only added when its record says how big it is
         if m.spec.key not in keys and (not m.assumed_volume or m.spec.process not in processes):
-            lab.machines.append(_machine(m.spec))
+            lab.machines.append(new_machine(m.spec))
             keys.add(m.spec.key)
             processes.add(m.spec.process)
             report.machines += 1

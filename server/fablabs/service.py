@@ -1,4 +1,4 @@
-"""Labs and machines: registration, editing, node tokens, the directory, heartbeats.
+"""Labs and machines: registration, editing, node tokens, the directory (heartbeats: :mod:`server.fablabs.heartbeats`).
 
 Services take the session and flush; the request edge commits.
 """
@@ -11,21 +11,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from server.accounts.models import Account
 from server.errors import ApiError, invalid, not_found
 from server.fablabs import geocoding, nearby, spatial
-from server.fablabs.models import Fablab, Machine, MachineState, MachineStateSample
-from server.fablabs.schemas import FablabIn, FablabPatch, Heartbeat, MachineIn
+from server.fablabs.models import Fablab, Machine, MachineStateSample
+from server.fablabs.schemas import FablabIn, FablabPatch, MachineIn
 
 NODE_TOKEN_PREFIX = "cln_"
-HISTORY_KEEP = dt.timedelta(days=7)
-HISTORY_MIN_GAP = dt.timedelta(minutes=5)  # an unchanged state is sampled at most this often
 MAX_RADIUS_KM = spatial.EARTH_HALF_CIRCUMFERENCE_KM
 DEFAULT_RADIUS_KM = 200.0
-AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
 
 
 def hash_token(token: str) -> str:
@@ -73,7 +70,7 @@ def place_lab(lab: Fablab, where: Location) -> None:
         setattr(lab, column, value)
 
 
-def _machine(spec: MachineIn) -> Machine:
+def new_machine(spec: MachineIn) -> Machine:
     x, y, z = spec.build_volume_mm
     return Machine(key=spec.key, name=spec.name, process=spec.process, build_x_mm=x, build_y_mm=y, build_z_mm=z,
                    materials=list(spec.materials))
@@ -91,7 +88,7 @@ def register(session: Session, operator: Account, body: FablabIn) -> tuple[Fabla
     _check_unique_keys(body.machines)
     where = resolve_location(body.latitude, body.longitude, body.address)
     lab = Fablab(name=body.name.strip(), kind=body.kind, description=body.description, operator=operator,
-                 accepting_orders=body.accepting_orders, machines=[_machine(m) for m in body.machines])
+                 accepting_orders=body.accepting_orders, machines=[new_machine(m) for m in body.machines])
     place_lab(lab, where)
     token = new_node_token(lab)
     session.add(lab)
@@ -129,7 +126,7 @@ def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch,
         for spec in patch.machines:
             m = current.get(spec.key)
             if m is None:
-                lab.machines.append(_machine(spec))
+                lab.machines.append(new_machine(spec))
             else:
                 m.name, m.process, m.materials = spec.name, spec.process, list(spec.materials)
                 m.build_x_mm, m.build_y_mm, m.build_z_mm = spec.build_volume_mm
@@ -223,75 +220,6 @@ def near(session: Session, latitude: float, longitude: float, radius_km: float, 
 def listing(process: str | None) -> Select[Any]:
     query = _process_filter(select(Fablab), process)
     return query.options(selectinload(Fablab.machines), selectinload(Fablab.operator)).order_by(Fablab.id)
-
-
-def heartbeat(session: Session, lab: Fablab, beat: Heartbeat, now: dt.datetime, stale_after_s: int) -> bool:
-    """Record a heartbeat: each machine's state and queue, new machines declared by the agent.
-
-    Checks every machine first and changes nothing when one is wrong (422 ``unknown_machine``).
-    Returns True when capacity appeared: the lab came back online, a machine became available,
-    was added, or gained a material; nearby unmatched orders are then retried soon.
-    """
-    gained = not is_online(lab.last_seen_at, now, stale_after_s)
-    machines = {m.key: m for m in lab.machines}
-    seen: set[str] = set()
-    for report in beat.machines:
-        if report.key in seen:
-            raise invalid(f"Machine {report.key!r} appears twice in the heartbeat.", code="duplicate_machine_key")
-        seen.add(report.key)
-        if report.key not in machines and not (report.name and report.process and report.build_volume_mm):
-            raise invalid(f"Unknown machine {report.key!r}: declare it with name, process and build_volume_mm.",
-                          {"machines": [f"unknown key {report.key}"]}, code="unknown_machine")
-    sample: list[tuple[Machine, bool]] = []
-    for report in beat.machines:
-        machine = machines.get(report.key)
-        if machine is None:
-            assert report.name and report.process and report.build_volume_mm
-            machine = _machine(MachineIn(key=report.key, name=report.name, process=report.process,
-                                         build_volume_mm=report.build_volume_mm, materials=report.materials or []))
-            machine.fablab_id = lab.id
-            session.add(machine)
-            gained = True
-        else:
-            if report.name:
-                machine.name = report.name
-            if report.process:
-                machine.process = report.process
-            if report.build_volume_mm:
-                machine.build_x_mm, machine.build_y_mm, machine.build_z_mm = report.build_volume_mm
-        if report.materials is not None:
-            if {m.lower() for m in report.materials} - {m.lower() for m in machine.materials or []}:
-                gained = True
-            machine.materials = list(report.materials)
-        if report.state in AVAILABLE and machine.state not in AVAILABLE:
-            gained = True
-        changed = machine.state != report.state or machine.queue_length != report.queue_length
-        machine.state, machine.queue_length, machine.state_reported_at = report.state, report.queue_length, now
-        if changed or machine.sampled_at is None or now - machine.sampled_at >= HISTORY_MIN_GAP:
-            sample.append((machine, changed))
-    if sample:
-        session.flush()  # new machines get their ids
-        for machine, _changed in sample:
-            _sample(session, machine, now)
-    lab.last_seen_at = now
-    if beat.agent:
-        lab.agent = beat.agent[:100]
-    session.flush()
-    if gained and lab.accepting_orders:
-        from server.orders.service import capacity_appeared
-
-        capacity_appeared(session, lab.latitude, lab.longitude, now)
-        return True
-    return False
-
-
-def _sample(session: Session, machine: Machine, now: dt.datetime) -> None:
-    """Keep the machine's state in its history (on a change, or every few minutes), dropping old samples."""
-    session.add(MachineStateSample(machine_id=machine.id, state=machine.state, queue_length=machine.queue_length, at=now))
-    machine.sampled_at = now
-    session.execute(delete(MachineStateSample).where(MachineStateSample.machine_id == machine.id,
-                                                     MachineStateSample.at < now - HISTORY_KEEP)
-                    .execution_options(synchronize_session=False))
 
 
 def history(session: Session, lab: Fablab, since: dt.datetime) -> dict[str, list[dict[str, Any]]]:

@@ -9,9 +9,9 @@ from server.db import utcnow
 from server.designs.models import Blob
 from server.edge import db, json_body, list_response, page_args, paginate, send_blob
 from server.errors import ApiError
+from server.fablabs import heartbeats
 from server.fablabs import schemas as lab_schemas
-from server.fablabs import service as fablabs
-from server.node.auth import current_lab
+from server.node.auth import beating_lab, current_lab
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
 from server.orders.routes import rules
@@ -20,13 +20,14 @@ bp = Blueprint("node_api", __name__, url_prefix="/api/v1/node")
 
 @bp.post("/heartbeat")
 def heartbeat() -> Any:
-    lab = current_lab()
+    lab = beating_lab()
     beat = json_body(lab_schemas.Heartbeat)
     now = utcnow()
-    fablabs.heartbeat(db(), lab, beat, now, rules().stale_after_s)
+    heartbeats.record_heartbeat(db(), lab, beat, now, rules().stale_after_s)
+    offered = lab_actions.offered_count(db(), lab.id)  # before the commit: no second transaction (nor SQLite write lock)
     db().commit()
     return jsonify({"server_time": now.isoformat(), "poll_interval_s": current_app.config["COSMOLOC"].poll_interval_s,
-                    "offered_jobs": lab_actions.offered_count(db(), lab.id)})
+                    "offered_jobs": offered})
 
 
 def _job_json(job: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from server.db import utcnow
 from server.edge import db
 from server.errors import ApiError
-from server.fablabs import agent_config, schemas, service
+from server.fablabs import agent_config, heartbeats, schemas, service
 from server.fablabs.models import Fablab, LabKind
 from server.fablabs.schemas import Heartbeat
 from server.orders import lab_actions
@@ -173,7 +173,7 @@ def report_machines(lab_id: int) -> Any:
     except ValidationError:
         flash("Choose a state for every machine.", "error")
         return redirect(url_for("web.dashboard") + f"#lab-{lab_id}", code=303)
-    service.heartbeat(db(), lab, beat, utcnow(), settings().node_stale_after_s)
+    heartbeats.heartbeat(db(), lab, beat, utcnow(), settings().node_stale_after_s)
     db().commit()
     minutes = settings().node_stale_after_s // 60
     flash(f"Machine states saved. The lab counts as online for {minutes} minutes; report again to stay online.", "ok")
