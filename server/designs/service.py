@@ -6,7 +6,7 @@ from typing import IO, Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from design_commons import licences
 from design_commons.units import STATED_UNITS, normalise_unit
@@ -173,6 +173,25 @@ def get_design(session: Session, design_id: int) -> Design:
     if design is None:
         raise not_found("design")
     return design
+
+
+MAKEABLE_KINDS = ("mesh", "drawing")
+
+
+def order_file(session: Session, design_id: int, file_id: int | None = None) -> DesignFile | None:
+    """The design's file ``file_id``, or by default the file an order of the design makes: the first
+    manufacturable file (by position) of the latest version that has not failed validation. Loaded with its
+    version and design in one query; None when the design has no such file (or no such design exists)."""
+    query = (select(DesignFile).join(DesignFile.version).join(DesignVersion.design)
+             .options(contains_eager(DesignFile.version).contains_eager(DesignVersion.design))
+             .where(DesignVersion.design_id == design_id))
+    if file_id is not None:
+        return session.scalar(query.where(DesignFile.id == file_id))
+    latest = (select(DesignVersion.id).where(DesignVersion.design_id == design_id)
+              .order_by(DesignVersion.number.desc()).limit(1).scalar_subquery())
+    return session.scalar(query.where(DesignFile.version_id == latest, DesignFile.kind.in_(MAKEABLE_KINDS),
+                                      DesignFile.validation_status != ValidationStatus.FAILED)
+                          .order_by(DesignFile.position, DesignFile.id).limit(1))
 
 
 def get_file(session: Session, file_id: int) -> DesignFile:

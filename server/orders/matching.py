@@ -98,6 +98,8 @@ def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) 
 def past_labs(session: Session, order: Order) -> dict[int, str]:
     """Labs this order may not go to again, with the reason (declined, expired, failed_before)."""
     out: dict[int, str] = {}
+    if order.id is None:
+        return out  # not written yet (a new order, a preview): no job can name it
     names = {JobState.DECLINED: "declined", JobState.EXPIRED: "expired", JobState.FAILED: "failed_before"}
     for lab_id, state in session.execute(select(Job.fablab_id, Job.state).where(Job.order_id == order.id,
                                                                                 Job.state.in_(list(names)))):
@@ -169,15 +171,19 @@ _MACHINE_COLUMNS = (Machine.fablab_id, Machine.key, Machine.process, Machine.bui
 
 
 def _load(session: Session, ids: list[int]) -> dict[int, LabFacts]:
-    """The labs with these ids and their machines, a chunk of ids per query."""
+    """The labs with these ids and their machines, a chunk of ids per query (a lab's row once per machine)."""
     out: dict[int, LabFacts] = {}
+    lab_width = len(_LAB_COLUMNS)
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        for lab in session.execute(select(*_LAB_COLUMNS).where(Fablab.id.in_(chunk))):
-            out[lab[0]] = LabFacts(*lab)
-        for machine in session.execute(select(*_MACHINE_COLUMNS).where(Machine.fablab_id.in_(chunk))
-                                       .order_by(Machine.fablab_id, Machine.key)):
-            out[machine[0]].machines.append(MachineFacts(*machine[1:]))
+        query = (select(*_LAB_COLUMNS, *_MACHINE_COLUMNS[1:])
+                 .outerjoin(Machine, Machine.fablab_id == Fablab.id).where(Fablab.id.in_(ids[start:start + CHUNK]))
+                 .order_by(Fablab.id, Machine.key))
+        for row in session.execute(query):
+            lab = out.get(row[0])
+            if lab is None:
+                lab = out[row[0]] = LabFacts(*row[:lab_width])
+            if row[lab_width] is not None:  # the machine's key: None for a lab without machines
+                lab.machines.append(MachineFacts(*row[lab_width:]))
     return out
 
 

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from server.accounts.models import Account
+from server.designs import service as designs
 from server.designs.models import Design, DesignFile, ValidationStatus
 from server.errors import ApiError, invalid, not_found
+from server.fablabs.models import Fablab
 from server.orders import matching
 from server.orders.models import LIVE_JOB_STATES, Job, JobState, Order, OrderEvent, OrderStatus
 from server.orders.schemas import NewOrder
@@ -52,36 +56,35 @@ def live_job(session: Session, order: Order) -> Job | None:
     return session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
-def default_file(design: Design) -> DesignFile:
-    """The first manufacturable file of the latest version that has not failed validation."""
-    latest = design.versions[-1] if design.versions else None
-    files = [f for f in (latest.files if latest else []) if f.kind in ("mesh", "drawing")]
-    usable = [f for f in files if f.validation_status != ValidationStatus.FAILED]
-    if not usable:
-        raise invalid("The latest version of this design has no file that can be made.", code="no_manufacturable_file")
-    return usable[0]
-
-
 def choose_file(session: Session, design: Design, file_id: int | None) -> DesignFile:
-    """The file an order asks for (default: :func:`default_file`); 422 when it cannot be made."""
+    """The file an order asks for (default: :func:`server.designs.service.order_file`); 422 when it cannot be made."""
+    return _design_and_file(session, design.id, file_id)[1]
+
+
+def _design_and_file(session: Session, design_id: int, file_id: int | None) -> tuple[Design, DesignFile]:
+    """The design and the file an order of it makes, in one query; 422 when either is missing or the file cannot
+    be made (only then is the design looked up apart, to say which)."""
+    row = designs.order_file(session, design_id, file_id)
+    if row is not None and row.kind in designs.MAKEABLE_KINDS:
+        return row.version.design, row
+    if session.get(Design, design_id) is None:
+        raise invalid("No such design.", {"design_id": ["no such design"]}, code="unknown_design")
     if file_id is None:
-        return default_file(design)
-    row = session.get(DesignFile, file_id)
-    if row is None or row.version.design_id != design.id:
+        raise invalid("The latest version of this design has no file that can be made.", code="no_manufacturable_file")
+    if row is None:
         raise invalid("That file is not part of this design.", {"file_id": ["not in this design"]},
                       code="unknown_file")
-    if row.kind not in ("mesh", "drawing"):
-        raise invalid("That file is documentation, not something a lab can make.", {"file_id": ["not makeable"]},
-                      code="not_manufacturable")
-    return row
+    raise invalid("That file is documentation, not something a lab can make.", {"file_id": ["not makeable"]},
+                  code="not_manufacturable")
 
 
 def place(session: Session, citizen: Account, body: NewOrder, where: Any, rules: Rules, now: dt.datetime) -> Order:
-    """Place an order and, when its file is checked, match it at once."""
-    design = session.get(Design, body.design_id)
-    if design is None:
-        raise invalid("No such design.", {"design_id": ["no such design"]}, code="unknown_design")
-    row = choose_file(session, design, body.file_id)
+    """Place an order and, when its file is checked, match it at once.
+
+    A new order is matched before it is written: no one else can see it until the commit, so it needs no
+    row lock, and it has no past offers. The order, its job and its events then go in with one statement each.
+    """
+    design, row = _design_and_file(session, body.design_id, body.file_id)
     if row.validation_status == ValidationStatus.FAILED:
         raise invalid("That file failed validation and cannot be made; a later version must fix it.",
                       {"file_id": ["failed validation"]}, code="file_failed")
@@ -93,15 +96,23 @@ def place(session: Session, citizen: Account, body: NewOrder, where: Any, rules:
                   material=body.material.strip(), process=body.process, thickness_mm=body.thickness_mm,
                   delivery_latitude=where.latitude, delivery_longitude=where.longitude,
                   delivery_address=where.address, max_distance_km=body.max_distance_km,
-                  status=OrderStatus.VALIDATING, created_at=now, updated_at=now)
+                  status=OrderStatus.MATCHING, created_at=now, updated_at=now, jobs=[], events=[])
+    pending = row.validation_status == ValidationStatus.PENDING
+    best = None if pending else matching.best(session, order, row.requirements or {}, now, rules.stale_after_s,
+                                              design.license_id)
     session.add(order)
+    job = _offer(session, order, best, rules, now) if best is not None else None
     event(order, "created", now, quantity=order.quantity, material=order.material)
-    if row.validation_status == ValidationStatus.PENDING:
+    if pending:
+        order.status = OrderStatus.VALIDATING
         event(order, "validating", now, file_id=row.id)
+    elif job is None:
+        _leave_unmatched(order, now)
     else:
-        order.status = OrderStatus.MATCHING
-        session.flush()
-        dispatch(session, order, rules, now)
+        assert best is not None
+        _offered(order, job, best, now)
+        # the answer names the lab: matching read its name, so it need not be loaded again
+        set_committed_value(order, "fablab", _known_lab(session, best))
     session.flush()
     return order
 
@@ -117,24 +128,51 @@ def dispatch(session: Session, order: Order, rules: Rules, now: dt.datetime) -> 
     assert file_row is not None and design is not None
     best = matching.best(session, order, file_row.requirements or {}, now, rules.stale_after_s, design.license_id)
     if best is None:
-        if order.status != OrderStatus.UNMATCHED:
-            event(order, "unmatched", now, max_distance_km=order.max_distance_km)
-        order.status, order.fablab_id, order.distance_km = OrderStatus.UNMATCHED, None, None
-        order.next_match_at = now + UNMATCHED_RETRY
+        _leave_unmatched(order, now)
         session.flush()
         return None
-    job = Job(order_id=order.id, live_order_id=order.id, fablab_id=best.fablab_id, machine_key=best.machine_key,
+    job = _offer(session, order, best, rules, now)
+    _offered(order, job, best, now)
+    session.flush()
+    return job
+
+
+def _offer(session: Session, order: Order, best: matching.Candidate, rules: Rules, now: dt.datetime) -> Job:
+    """Give the order to the lab matching chose and write the job (the order's row first: a new one gets its id)."""
+    order.status, order.fablab_id, order.distance_km, order.next_match_at, order.updated_at = (
+        OrderStatus.OFFERED, best.fablab_id, best.distance_km, None, now)
+    session.flush()
+    job = Job(order=order, live_order_id=order.id, fablab_id=best.fablab_id, machine_key=best.machine_key,
               state=JobState.OFFERED, distance_km=best.distance_km,
               expires_at=now + dt.timedelta(seconds=rules.offer_ttl_s), created_at=now, updated_at=now)
     session.add(job)
-    order.status, order.fablab_id, order.distance_km, order.next_match_at = (
-        OrderStatus.OFFERED, best.fablab_id, best.distance_km, None)
     session.flush()
+    return job
+
+
+def _offered(order: Order, job: Job, best: matching.Candidate, now: dt.datetime) -> None:
     event(order, "offered", now, job_id=job.id, fablab_id=best.fablab_id, fablab_name=best.fablab_name,
           distance_km=round(best.distance_km, 3), machine_key=best.machine_key,
           expires_at=job.expires_at.isoformat() if job.expires_at else None)
-    session.flush()
-    return job
+
+
+def _leave_unmatched(order: Order, now: dt.datetime) -> None:
+    if order.status != OrderStatus.UNMATCHED:
+        event(order, "unmatched", now, max_distance_km=order.max_distance_km)
+    order.status, order.fablab_id, order.distance_km = OrderStatus.UNMATCHED, None, None
+    order.next_match_at = now + UNMATCHED_RETRY
+
+
+def _known_lab(session: Session, best: matching.Candidate) -> Fablab:
+    """The chosen lab as a session object: the one already loaded, else one holding what matching read (id and
+    name) and treated as loaded from the database; its other attributes load on first use."""
+    lab = session.identity_map.get(identity_key(Fablab, best.fablab_id))
+    if lab is None:
+        lab = Fablab(id=best.fablab_id, name=best.fablab_name)
+        make_transient_to_detached(lab)
+        session.add(lab)
+    assert isinstance(lab, Fablab)
+    return lab
 
 
 def _end_job(job: Job, state: JobState, now: dt.datetime, reason: str = "") -> None:
