@@ -338,6 +338,23 @@ def bulk_load(store: Store, labs: Labs, lo: int, hi: int, machines: bool,
     return time.perf_counter() - t
 
 
+def growing(kind: str, tag: str, tmpdir: Path, labs: Labs, sizes: list[int],
+            machines: bool) -> Iterator[tuple[Store, int, int, float]]:
+    """A throw-away database filled with the first ``size`` labs for each of ``sizes`` in turn: yields
+    ``(store, labs before, size, seconds the load took)`` after each load; dropped at the end."""
+    store = Store(kind, tag, tmpdir)
+    try:
+        store.create()
+        insert_account(store)
+        done = 0
+        for size in sizes:
+            seconds = bulk_load(store, labs, done, size, machines)
+            yield store, done, size, seconds
+            done = size
+    finally:
+        store.drop()
+
+
 def query_points(rng: np.random.Generator, cities: Cities, n: int) -> list[tuple[float, float]]:
     """Points near a city chosen uniformly (not by population), gaussian ``QUERY_SIGMA_KM``."""
     lat, lon = scatter(rng, cities, n, QUERY_SIGMA_KM, weighted=False)

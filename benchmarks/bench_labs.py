@@ -125,7 +125,8 @@ def report_near(results: list[dict[str, Any]], layout: str = "clustered around t
                      fmt_ms(r["scan_numpy_p50"]), fmt_ms(r["scan_sql_p50"]),
                      f"{r['scan_numpy_p50'] / r['near_p50']:.1f}x", f"{r['scan_sql_p50'] / r['near_p50']:.0f}x",
                      fmt_ms(r["within_p50"]), fmt_ms(r["within_p95"]), f"{r['within_p50'] / base['within_p50']:.1f}x",
-                     f"{r['us_per_hit']:.1f}", "ok" if not r["mismatches"] else f"{r['mismatches']} DIFFER"])
+                     f"{r['us_per_hit']:.1f}" if r["hits_mean"] >= 1 else "-",
+                     "ok" if not r["mismatches"] else f"{r['mismatches']} DIFFER"])
     return table(f"1. Labs {layout}: those within {RADIUS_KM:.0f} km of a point near a city (ms; {results[0]['queries']} queries "
                  f"per row; full scans over the first {max(r['scans'] for r in results)} of them, fewer at 1M)",
                  ["db", "labs", "in reach mean/max", "near p50", "p95", "vs 1k", "numpy scan", "SQL scan",

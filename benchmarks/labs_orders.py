@@ -121,31 +121,20 @@ def run_spatial(args: argparse.Namespace, only: set[str], backends: list[str], s
     near_results, match_results, loads = [], [], []
     reference_cache: dict[int, dict[str, Any]] = {}
     for kind in backends:
-        store = bd.Store(kind, "labs", tmpdir)
-        try:
-            store.create()
-            bd.insert_account(store)
-            done = 0
-            for size in sizes:
-                seconds = bd.bulk_load(store, labs, done, size, with_machines)
-                loads.append([kind, f"{done:,}..{size:,}", f"{seconds:.1f}",
-                              f"{(size - done) / seconds:,.0f}"])
-                bd.log(f"{kind}: loaded labs {done:,}..{size:,}{' with 2 machines each' if with_machines else ''} "
-                       f"in {seconds:.1f} s")
-                done = size
-                if "near" in only:
-                    near_results.append(bl.bench_near(store, labs, size, points,
-                                                      n_scan if size <= 100_000 else min(n_scan, 3)))
-                    bd.log(f"{kind} {size:,}: within p50 {near_results[-1]['within_p50'] * 1000:.2f} ms")
-                if "matching" in only:
-                    n_ref = {1_000: n_orders}.get(size, 5 if size <= 100_000 else 3)
-                    orders_here = order_points if size <= 100_000 else order_points[:n_orders_big]
-                    match_results.append(bl.bench_matching(store, labs, size, orders_here, min(n_ref, n_orders),
-                                                           reference_cache))
-                    bd.log(f"{kind} {size:,}: candidates mean {match_results[-1]['mean'] * 1000:.1f} ms, "
-                           f"naive {match_results[-1]['ref_mean'] * 1000:.0f} ms")
-        finally:
-            store.drop()
+        for store, done, size, seconds in bd.growing(kind, "labs", tmpdir, labs, sizes, with_machines):
+            loads.append([kind, f"{done:,}..{size:,}", f"{seconds:.1f}", f"{(size - done) / seconds:,.0f}"])
+            bd.log(f"{kind}: loaded labs {done:,}..{size:,}{' with 2 machines each' if with_machines else ''} "
+                   f"in {seconds:.1f} s")
+            if "near" in only:
+                near_results.append(bl.bench_near(store, labs, size, points, scans(size, n_scan)))
+                bd.log(f"{kind} {size:,}: near p50 {near_results[-1]['near_p50'] * 1000:.2f} ms")
+            if "matching" in only:
+                n_ref = {1_000: n_orders}.get(size, 5 if size <= 100_000 else 3)
+                orders_here = order_points if size <= 100_000 else order_points[:n_orders_big]
+                match_results.append(bl.bench_matching(store, labs, size, orders_here, min(n_ref, n_orders),
+                                                       reference_cache))
+                bd.log(f"{kind} {size:,}: candidates mean {match_results[-1]['mean'] * 1000:.1f} ms, "
+                       f"naive {match_results[-1]['ref_mean'] * 1000:.0f} ms")
     reports = [bd.table("Bulk loads (labs/s; machines included when matching runs)",
                         ["db", "labs", "seconds", "labs/s"], loads)]
     print("\n" + reports[-1], flush=True)
@@ -170,19 +159,15 @@ def run_near_uniform(backends: list[str], sizes: list[int], points: list[tuple[f
     labs = bd.make_labs(rng, cities, sizes[-1], now, uniform=True)
     out = []
     for kind in backends:
-        store = bd.Store(kind, "uniform", tmpdir)
-        try:
-            store.create()
-            bd.insert_account(store)
-            done = 0
-            for size in sizes:
-                bd.bulk_load(store, labs, done, size, False)
-                done = size
-                out.append(bl.bench_near(store, labs, size, points, n_scan if size <= 100_000 else min(n_scan, 3)))
-                bd.log(f"{kind} {size:,} uniform: near p50 {out[-1]['near_p50'] * 1000:.2f} ms")
-        finally:
-            store.drop()
+        for store, _, size, _ in bd.growing(kind, "uniform", tmpdir, labs, sizes, False):
+            out.append(bl.bench_near(store, labs, size, points, scans(size, n_scan)))
+            bd.log(f"{kind} {size:,} uniform: near p50 {out[-1]['near_p50'] * 1000:.2f} ms")
     return out
+
+
+def scans(size: int, n_scan: int) -> int:
+    """Full scans to compare against at this size (each costs seconds at 1M labs)."""
+    return n_scan if size <= 100_000 else min(n_scan, 3)
 
 
 if __name__ == "__main__":
