@@ -82,10 +82,10 @@ def count_cells(session: Session, cells: spatial.CellSet, process: str | None) -
     if not got:
         return Counted.empty()
     table = np.array([tuple(r) for r in got], dtype=np.int64).reshape(len(got), 2)
-    where = np.searchsorted(cells.ids, table[:, 0], sorter=np.argsort(cells.ids))
-    order = np.argsort(cells.ids)[where]
+    by_id = np.argsort(cells.ids)
+    index = by_id[np.searchsorted(cells.ids, table[:, 0], sorter=by_id)]  # each counted cell's place in `cells`
     return Counted(np.full(len(got), cells.level, dtype=np.int64), table[:, 0], table[:, 1],
-                   cells.lower[order], cells.upper[order])
+                   cells.lower[index], cells.upper[index])
 
 
 def read_cells(session: Session, cells: Counted, process: str | None, latitude: float,
