@@ -5,10 +5,16 @@ child process (:class:`~fablab_nodes.drivers.slicer.SliceRun`: :meth:`OctoPrintD
 starts it and each :meth:`OctoPrintDriver.poll` asks whether it is done, so heartbeats and offers
 go on while it runs), the estimated print time is read from the G-code's comments, the G-code is
 uploaded to OctoPrint as ``cosmoloc-job-<id>-<time>.gcode`` (a fresh name for each attempt:
-OctoPrint keeps a file's print record across uploads) and printed. While it slices the job is
-in production at 0 % and the machine reads busy; a slicer that fails or runs past
-``slice_timeout_s`` fails the job with its reason, a job withdrawn mid-slice kills the slicer and
-nothing is uploaded. A restarted agent slices again. Progress comes from ``/api/job``; the outcome
+OctoPrint keeps a file's print record across uploads) and printed. The upload runs beside the
+loop too (:class:`~fablab_nodes.drivers.octoprint_client.UploadRun`, started by the poll that
+finds the slice done and asked at each later poll); the print is started by the poll that finds
+it arrived. While it slices and uploads the job is in production at 0 % and the machine reads
+busy; a slicer that fails or runs past ``slice_timeout_s`` fails the job with its reason, a job
+withdrawn mid-slice kills the slicer and nothing is uploaded. While OctoPrint is unreachable a
+sliced job waits for it; an upload that fails (OctoPrint gone mid-upload or answering an error)
+is tried again at a later poll, ``upload_attempts`` times in all, then fails the job. A job
+withdrawn mid-upload stops waiting for it; the file is deleted once it has arrived. A restarted
+agent slices again. Progress comes from ``/api/job``; the outcome
 from the file's print record (OctoPrint notes each print of a file as a success or a failure), so
 a print that ends while the agent is away is still told right. Once the job has ended the G-code
 is deleted from OctoPrint (again at each heartbeat while OctoPrint is away or still winding the
@@ -35,7 +41,7 @@ from fablab_nodes.drivers.octoprint_client import (
     OctoPrintClient,
     OctoPrintError,
     OctoPrintRejected,
-    OctoPrintUnavailable,
+    UploadRun,
 )
 from fablab_nodes.drivers.slicer import SliceRun, SlicingError, find_slicer, read_estimated_seconds
 from fablab_nodes.fitting import check_machine
@@ -46,6 +52,7 @@ log = logging.getLogger(__name__)
 
 PROFILE_TTL_S = 300.0  # how long the build volume read from OctoPrint is trusted
 START_GRACE_S = 20.0  # a print that has neither started nor ended this long after the command has failed
+UPLOAD_ATTEMPTS = 3  # uploads of a job's G-code that may fail before the job fails
 _BUSY_FLAGS = ("printing", "cancelling", "finishing", "pausing", "resuming", "starting")
 _ENDED = ("done", "failed", "cancelled")
 
@@ -86,7 +93,8 @@ class OctoPrintDriver:
     being sliced; the G-code's name on OctoPrint; started_at and the slicer's estimate as duration_s
     once printing) so a restarted agent picks its slices and prints up again."""
 
-    def __init__(self, config: MachineConfig, db: StateDB, client: OctoPrintClient | None = None) -> None:
+    def __init__(self, config: MachineConfig, db: StateDB, client: OctoPrintClient | None = None, *,
+                 upload_attempts: int = UPLOAD_ATTEMPTS) -> None:
         settings = config.options.get("octoprint")
         if not isinstance(settings, OctoPrintSettings):
             raise ValueError(f"machine {config.key}: the octoprint driver needs a [machines.octoprint] table")
@@ -99,6 +107,11 @@ class OctoPrintDriver:
         self._last_status: MachineStatus | None = None
         self._last_problem = ""
         self._slicing: dict[str, SliceRun] = {}
+        self.upload_attempts = upload_attempts
+        self._uploads: dict[str, UploadRun] = {}
+        self._upload_failures: dict[str, int] = {}
+        self._abandoned: list[UploadRun] = []  # uploads of ended jobs still on their way: deleted once there
+        self._answered = True  # whether OctoPrint answered when the state was last read
 
     # -- state ----------------------------------------------------------------------------
 
@@ -116,6 +129,7 @@ class OctoPrintDriver:
                             build_volume_mm=self.config.build_volume_mm)
 
     def _status(self) -> MachineStatus:
+        self._answered = True
         try:
             printer = self.client.printer()
         except OctoPrintRejected as exc:
@@ -131,6 +145,7 @@ class OctoPrintDriver:
             return MachineStatus.ERROR if "error" in job_state.lower() else MachineStatus.OFFLINE
         except OctoPrintError as exc:
             log.debug("machine %s: %s", self.config.key, exc)
+            self._answered = False
             return MachineStatus.OFFLINE
         self._last_problem = ""
         flags = (printer.get("state") or {}).get("flags") or {}
@@ -242,21 +257,43 @@ class OctoPrintDriver:
             return self._failed(job.id, str(exc))
         if gcode is None:
             return JobProgress(0.0)
+        return self._poll_upload(job, gcode, row)
+
+    def _poll_upload(self, job: Job, gcode: Path, row: Any) -> JobProgress:
+        upload = self._uploads.get(job.id)
+        if upload is None:
+            if self._answered:  # else sliced, but OctoPrint is away: upload when it is back
+                self._uploads[job.id] = self._upload(job, gcode, row)
+            return JobProgress(0.0)
         try:
-            self._print(job, gcode, row)
-        except OctoPrintUnavailable as exc:  # sliced, but OctoPrint is away: upload when it is back
-            log.debug("job %s: sliced, not uploaded yet: %s", job.id, exc)
+            if not upload.poll():
+                return JobProgress(0.0)
+        except OctoPrintError as exc:
+            del self._uploads[job.id]
+            failures = self._upload_failures.get(job.id, 0) + 1
+            if failures >= self.upload_attempts:
+                return self._failed(job.id, f"the G-code could not be uploaded to OctoPrint "
+                                            f"({failures} attempts): {exc}")
+            self._upload_failures[job.id] = failures
+            log.warning("job %s: upload %d of %d to %s failed, tried again at a later step: %s", job.id, failures,
+                        self.upload_attempts, self.config.key, exc)
+            return JobProgress(0.0)
+        try:
+            self._print(job, gcode, upload.name)
         except OctoPrintError as exc:
             return self._failed(job.id, str(exc))
         return JobProgress(0.0)
 
-    def _print(self, job: Job, gcode: Path, row: Any) -> None:
+    def _upload(self, job: Job, gcode: Path, row: Any) -> UploadRun:
         name = row["gcode_name"] or self._gcode_name(job.id, time.time())
         with self.db.transaction() as c:  # kept before the upload, so an upload that ends badly is still deleted
             c.execute("UPDATE driver_jobs SET gcode_name = ? WHERE machine_key = ? AND job_id = ?",
                       (name, self.config.key, job.id))
+        log.info("job %s: sliced for %s; uploading %s", job.id, self.config.key, name)
+        return UploadRun(self.client, gcode, name)
+
+    def _print(self, job: Job, gcode: Path, name: str) -> None:
         estimate = read_estimated_seconds(gcode)
-        self.client.upload(gcode, name)
         try:
             self.client.select_and_print(name)
         except OctoPrintError as exc:
@@ -268,8 +305,9 @@ class OctoPrintDriver:
                       "WHERE machine_key = ? AND job_id = ? AND status = 'slicing'",
                       (time.time(), estimate or 0.0, self.config.key, job.id))
         self._slicing.pop(job.id, None)
+        self._drop_upload(job.id)
         self._last_percent[job.id] = 0.0
-        log.info("job %s: sliced for %s, estimated print time %s; printing %s", job.id, self.config.key,
+        log.info("job %s: uploaded to %s, estimated print time %s; printing %s", job.id, self.config.key,
                  f"{estimate:.0f} s" if estimate is not None else "unknown", name)
 
     def _failed(self, job_id: str, reason: str) -> JobProgress:
@@ -337,11 +375,13 @@ class OctoPrintDriver:
 
     def close(self, job_id: str, status: str, reason: str = "") -> bool:
         """End the job's record as ``done``, ``failed`` or ``cancelled`` (a slicer still running for it
-        is killed) and delete its G-code from OctoPrint; returns whether the job was in hand."""
+        is killed, an upload is no longer waited for) and delete its G-code from OctoPrint (an upload
+        on its way: once it has arrived); returns whether the job was in hand."""
         assert status in _ENDED
         run = self._slicing.pop(job_id, None)
         if run is not None:
             run.kill()
+        self._drop_upload(job_id)
         self._last_percent.pop(job_id, None)
         with self.db.transaction() as c:
             closed = c.execute("UPDATE driver_jobs SET status = ?, reason = ? WHERE machine_key = ? AND job_id = ? "
@@ -352,10 +392,17 @@ class OctoPrintDriver:
 
     def shutdown(self) -> None:
         """Kill the slicers this process started (the agent stops); their jobs stay ``slicing`` and
-        the next agent slices them again."""
+        the next agent slices them again. An upload on its way is left to end with the process."""
         for run in self._slicing.values():
             run.kill()
         self._slicing.clear()
+        self._uploads.clear()
+
+    def _drop_upload(self, job_id: str) -> None:
+        self._upload_failures.pop(job_id, None)
+        upload = self._uploads.pop(job_id, None)
+        if upload is not None and not upload.finished:
+            self._abandoned.append(upload)
 
     def _tidy(self, reachable: bool) -> bool:
         """Kill slices of jobs ended elsewhere (``cosmoloc agent done``/``fail``) and, when OctoPrint
@@ -366,16 +413,23 @@ class OctoPrintDriver:
         for job_id in set(self._slicing) - slicing:
             self._slicing.pop(job_id).kill()
             log.info("job %s: ended while it was sliced; slicer stopped", job_id)
+        for job_id in set(self._uploads) - slicing:
+            self._drop_upload(job_id)
+            log.info("job %s: ended while it was uploaded; no longer waited for", job_id)
         if reachable:
             self._remove_uploads()
         return bool(slicing)
 
     def _remove_uploads(self) -> None:
+        self._abandoned = [u for u in self._abandoned if not u.finished]
+        arriving = {u.name for u in self._abandoned}  # not there yet: deleted at a later step, once it is
         with self.db.transaction() as c:
             rows = c.execute("SELECT job_id, gcode_name FROM driver_jobs WHERE machine_key = ? AND gcode_removed = 0 "
                              "AND gcode_name IS NOT NULL AND status IN ('done', 'failed', 'cancelled')",
                              (self.config.key,)).fetchall()
         for row in rows:
+            if row["gcode_name"] in arriving:
+                continue
             try:
                 self.client.delete_file(row["gcode_name"])
             except OctoPrintRejected as exc:

@@ -6,10 +6,14 @@ then raise :class:`OctoPrintUnavailable`; a 4xx answer raises :class:`OctoPrintR
 Commands that would act twice when repeated (start a print, cancel) are not retried. After a
 failed call the client stays quiet for ``quiet_after_failure_s`` (every call fails fast) so a
 machine that is off does not slow the agent's loop down. The API key never appears in an error.
+
+:class:`UploadRun` runs one upload in a worker thread (with its own HTTP session), so the agent's
+loop asks "is it there yet?" at each step instead of waiting for a large file on a slow link.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,12 +99,15 @@ class OctoPrintClient:
 
     def upload(self, path: Path, name: str) -> dict[str, Any]:
         """POST /api/files/local: upload ``path`` as ``name`` (replacing a file of that name), without
-        selecting or printing it. Retried: uploading the same file again does no harm."""
+        selecting or printing it. Retried: uploading the same file again does no harm. Sent on a
+        session of its own, so an upload in a worker thread shares nothing with the other calls."""
 
         def call() -> Any:
-            with path.open("rb") as fh:
+            with path.open("rb") as fh, requests.Session() as session:
+                session.headers.update(self.session.headers)
                 return self._send("POST", "/api/files/local", files={"file": (name, fh, "application/octet-stream")},
-                                  data={"select": "false", "print": "false"}, timeout=self.upload_timeout)
+                                  data={"select": "false", "print": "false"}, timeout=self.upload_timeout,
+                                  session=session)
 
         return self._with_retries("POST /api/files/local", call)
 
@@ -126,11 +133,13 @@ class OctoPrintClient:
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return self._with_retries(f"{method} {path}", lambda: self._send(method, path, **kwargs))
 
-    def _send(self, method: str, path: str, timeout: tuple[float, float] | None = None, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, timeout: tuple[float, float] | None = None,
+              session: requests.Session | None = None, **kwargs: Any) -> Any:
         what = f"{method} {path}"
         try:
-            response = self.session.request(method, self.base_url + path, headers={"X-Api-Key": self._api_key.reveal()},
-                                            timeout=timeout or self.timeout, **kwargs)
+            response = (session or self.session).request(method, self.base_url + path,
+                                                         headers={"X-Api-Key": self._api_key.reveal()},
+                                                         timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise _Transient(f"{what}: {exc.__class__.__name__}") from None
         with response:
@@ -167,6 +176,48 @@ class OctoPrintClient:
                 log.debug("%s; retrying in %.2f s", exc, wait)
                 attempt += 1
                 self._sleep(wait)
+
+
+class UploadRun:
+    """``client.upload(path, name)`` started at once in a daemon thread; :meth:`poll` answers without
+    waiting. The upload keeps the client's timeouts and retries; it cannot be stopped halfway (a
+    caller that no longer wants the file deletes it once :attr:`finished`)."""
+
+    def __init__(self, client: OctoPrintClient, path: Path, name: str) -> None:
+        self.name = name
+        self._error: OctoPrintError | None = None
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(client, path), name=f"octoprint-upload {name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, client: OctoPrintClient, path: Path) -> None:
+        try:
+            client.upload(path, self.name)
+        except OctoPrintError as exc:
+            self._error = exc
+        except Exception as exc:  # an unreadable G-code file, say: told by poll(), not lost in the thread
+            self._error = OctoPrintError(f"upload of {self.name} failed: {exc}")
+        finally:
+            self._finished.set()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the upload has ended, well or badly."""
+        return self._finished.is_set()
+
+    def poll(self) -> bool:
+        """True once the file is on OctoPrint, False while it is sent; raises the upload's
+        :class:`OctoPrintError` when it failed (asking again gives the same answer)."""
+        if not self._finished.is_set():
+            return False
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait up to ``timeout_s`` for the upload to end; whether it has."""
+        return self._finished.wait(timeout_s)
 
 
 class _Transient(OctoPrintUnavailable):

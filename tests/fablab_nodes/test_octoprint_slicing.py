@@ -1,4 +1,5 @@
-"""Slicing off the agent's loop: a slow, failing, hanging or withdrawn slice, with a stand-in slicer.
+"""Slicing and uploading off the agent's loop: a slow, failing, hanging or withdrawn slice, with a
+stand-in slicer, and a slow, failing or withdrawn upload (the client's upload held or made to fail).
 
 The stand-in (a small Python program configured as the machine's ``slicer``) takes PrusaSlicer's
 arguments, notes its pid beside itself and then, as the test asks: waits for a ``release`` file
@@ -10,12 +11,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from fablab_nodes.drivers.octoprint import UPLOAD_ATTEMPTS
+from fablab_nodes.drivers.octoprint_client import OctoPrintError, OctoPrintRejected, OctoPrintUnavailable, UploadRun
 from fablab_nodes.drivers.slicer import SliceRun, SlicingError
 from fablab_nodes.ledger import Phase
 from fablab_nodes.runner import Runner
@@ -185,6 +189,144 @@ def test_an_agent_restarted_mid_slice_slices_again(slicing_lab: Callable[..., tu
         run_until(again, lambda: hub.job(job["id"])["state"] == "completed", timeout_s=90, pause_s=0.1)
     finally:
         again.close()
+
+
+# -- the upload -----------------------------------------------------------------------------
+
+
+class HeldUpload:
+    """Stands in for the driver's ``client.upload``: reads the G-code (as a real upload holds its file
+    open), then waits for :attr:`release` before sending it with the real upload; :attr:`sent` is set
+    once it is on OctoPrint. ``failures``: that many calls first fail with it instead."""
+
+    def __init__(self, runner: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                 failures: list[OctoPrintError] | None = None) -> None:
+        self.client = octoprint_driver(runner).client
+        self.real = self.client.upload
+        self.folder = tmp_path / "held-uploads"
+        self.folder.mkdir()
+        self.release = threading.Event()
+        self.sent = threading.Event()
+        self.calls: list[str] = []
+        self.failures = list(failures or [])
+        monkeypatch.setattr(self.client, "upload", self.upload)
+
+    def upload(self, path: Path, name: str) -> dict[str, object]:
+        self.calls.append(name)
+        if self.failures:
+            raise self.failures.pop(0)
+        data = path.read_bytes()
+        if not self.release.wait(60):
+            raise AssertionError("the held upload was never released")
+        copy = self.folder / name
+        copy.write_bytes(data)
+        answer = self.real(copy, name)
+        self.sent.set()
+        return answer
+
+
+@pytest.fixture
+def upload_lab(slicing_lab: Callable[..., tuple[Runner, Path]], monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> Iterator[Callable[..., tuple[Runner, HeldUpload]]]:
+    """A runner whose stand-in slicer gives its G-code at once and whose uploads are held."""
+    held: list[HeldUpload] = []
+
+    def make(failures: list[OctoPrintError] | None = None) -> tuple[Runner, HeldUpload]:
+        runner, slicer = slicing_lab("slow")
+        (slicer / "release").touch()
+        held.append(HeldUpload(runner, monkeypatch, tmp_path, failures))
+        return runner, held[-1]
+
+    yield make
+    for upload in held:
+        upload.release.set()  # a failed test must not leave a worker waiting
+
+
+def test_heartbeats_go_on_while_a_slow_upload_runs(upload_lab: Callable[..., tuple[Runner, HeldUpload]],
+                                                   hub: FakeHub, printer: OctoPrintServer) -> None:
+    runner, upload = upload_lab()
+    job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
+    run_until(runner, lambda: upload.calls and hub.job(job["id"])["state"] == "in_production", timeout_s=30)
+    beats = len(hub.heartbeats)
+    second = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125)
+    # The upload cannot end before it is released: every heartbeat here came while it was on its way.
+    run_until(runner, lambda: len(hub.heartbeats) >= beats + 5 and hub.job(second["id"])["state"] != "offered",
+              timeout_s=30)
+    assert hub.machines["mk4-1"]["state"] == "busy"
+    assert hub.job(second["id"])["decline_reason"] == "no free machine"
+    assert [body["percent"] for kind, body in hub.reports_for(job["id"]) if kind == "progress"] == [0]
+    assert uploads_of(printer, job["id"]) == []
+    assert len(upload.calls) == 1
+
+    upload.release.set()
+    run_until(runner, lambda: hub.job(job["id"])["state"] == "completed", timeout_s=90, pause_s=0.1)
+    run_until(runner, lambda: uploads_of(printer, job["id"]) == [], timeout_s=20)  # the G-code is deleted
+    assert len(upload.calls) == 1
+
+
+def test_a_failing_upload_is_tried_again_then_fails_the_job(upload_lab: Callable[..., tuple[Runner, HeldUpload]],
+                                                            hub: FakeHub, printer: OctoPrintServer) -> None:
+    runner, upload = upload_lab([OctoPrintUnavailable("POST /api/files/local: OctoPrint answered 503")]
+                                + [OctoPrintRejected(415, "POST /api/files/local", "Unsupported file type")]
+                                * UPLOAD_ATTEMPTS)
+    job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
+    run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
+    assert hub.job(job["id"])["fail_reason"] == (
+        f"the G-code could not be uploaded to OctoPrint ({UPLOAD_ATTEMPTS} attempts): "
+        "OctoPrint refused POST /api/files/local (415): Unsupported file type")
+    assert len(upload.calls) == UPLOAD_ATTEMPTS
+    assert len(set(upload.calls)) == 1  # one name for the job's G-code, whatever the attempt
+    assert uploads_of(printer, job["id"]) == []
+    runner.step()
+    assert hub.machines["mk4-1"]["state"] == "idle"  # free for the next job
+
+
+def test_an_upload_that_fails_once_is_tried_again(upload_lab: Callable[..., tuple[Runner, HeldUpload]],
+                                                  hub: FakeHub, printer: OctoPrintServer) -> None:
+    runner, upload = upload_lab([OctoPrintUnavailable("POST /api/files/local: ConnectionError")])
+    upload.release.set()
+    job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
+    run_until(runner, lambda: hub.job(job["id"])["state"] == "completed", timeout_s=90, pause_s=0.1)
+    assert len(upload.calls) == 2
+
+
+def test_a_job_withdrawn_mid_upload_is_not_printed_and_its_gcode_is_deleted(
+        upload_lab: Callable[..., tuple[Runner, HeldUpload]], hub: FakeHub, printer: OctoPrintServer) -> None:
+    runner, upload = upload_lab()
+    job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
+    run_until(runner, lambda: upload.calls and hub.job(job["id"])["state"] == "in_production", timeout_s=30)
+    hub.withdraw(job["id"])
+    run_until(runner, lambda: runner.ledger.get(str(job["id"])).phase is Phase.CANCELLED)  # type: ignore[union-attr]
+    runner.step()
+    assert hub.machines["mk4-1"]["state"] == "idle"  # nobody waits for the upload any more
+    upload.release.set()  # the file arrives after all ...
+    assert upload.sent.wait(30)
+    assert uploads_of(printer, job["id"]) == upload.calls
+    run_until(runner, lambda: uploads_of(printer, job["id"]) == [], timeout_s=20)  # ... and is deleted
+    assert printer.get("/api/job").json()["state"] == "Operational"
+    local = runner.ledger.get(str(job["id"]))
+    assert local is not None and local.file_path is not None and not local.file_path.parent.exists()
+
+
+def test_an_upload_run_answers_without_waiting(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    class Client:
+        def upload(self, path: Path, name: str) -> dict[str, object]:
+            gate.wait(30)
+            if name == "bad.gcode":
+                raise OctoPrintRejected(400, "POST /api/files/local", "No file included")
+            return {}
+
+    good = UploadRun(Client(), tmp_path / "part.gcode", "good.gcode")  # type: ignore[arg-type]
+    bad = UploadRun(Client(), tmp_path / "part.gcode", "bad.gcode")  # type: ignore[arg-type]
+    assert not good.poll() and not good.finished
+    gate.set()
+    assert good.wait(30) and bad.wait(30)
+    assert good.poll()
+    for _ in range(2):  # asking again gives the same answer
+        with pytest.raises(OctoPrintRejected, match="No file included"):
+            bad.poll()
 
 
 # -- the slice run itself ------------------------------------------------------------------
