@@ -29,7 +29,7 @@ WELD_BITS = 21
 MAX_COORDINATE_MM = 1e9
 #: From this size the surface measures run in a thread beside the weld and edge sorts.
 THREAD_MIN_TRIANGLES = 50_000
-_CHUNK = 1 << 15  # triangles per chunk, bounds the temporaries of the measures
+_CHUNK = 1 << 13  # triangles per chunk, bounds the temporaries of the measures
 
 
 @dataclass

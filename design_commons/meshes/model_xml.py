@@ -38,7 +38,7 @@ BLOCK_ATTRIBUTE = "cosmolocblock"
 
 
 #: Decompressed bytes of a model part parsed at a time: bounds what reading needs beyond its arrays.
-CHUNK_BYTES = 2 << 20  # larger chunks are no faster, and their temporaries dominate small files
+CHUNK_BYTES = 1 << 20  # larger chunks are no faster, and their temporaries dominate small files
 #: A tag or element still open after this many bytes is refused rather than buffered further.
 MAX_OPEN_BYTES = 64 << 20
 _INT32_MAX = (1 << 31) - 1
