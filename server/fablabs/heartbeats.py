@@ -17,13 +17,12 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from server.errors import invalid, not_found
-from server.fablabs.models import Fablab, Machine, MachineState, MachineStateSample
+from server.fablabs.models import AVAILABLE, Fablab, Machine, MachineState, MachineStateSample
 from server.fablabs.schemas import Heartbeat, MachineIn, MachineReport
 from server.fablabs.service import NODE_TOKEN_PREFIX, hash_token, is_online, new_machine
 
 HISTORY_KEEP = dt.timedelta(days=7)
 HISTORY_MIN_GAP = dt.timedelta(minutes=5)  # an unchanged state is sampled at most this often
-AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
 
 
 @dataclass(slots=True)

@@ -28,6 +28,11 @@ class MachineState(enum.StrEnum):
     MAINTENANCE = "maintenance"
 
 
+# States in which a machine can take a job (busy ones queue it): what matching looks for, and what a
+# heartbeat watches for capacity appearing.
+AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
+
+
 class Fablab(Base):
     __tablename__ = "fablabs"
     __table_args__ = (

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from design_commons import licences
 from server.fablabs import service as fablabs
-from server.fablabs.models import Fablab, LabKind, Machine, MachineState
+from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
 from server.orders.models import Job, JobState, Order
 
-AVAILABLE = (MachineState.IDLE, MachineState.BUSY)
 # Reasons in the order a person reads them: the lab first, then its machines.
 REASONS = ("too_far", "not_accepting", "unclaimed", "offline", "licence", "declined", "expired", "failed_before",
            "no_process", "no_material", "too_small", "too_thick", "machine_unavailable")
