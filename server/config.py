@@ -12,6 +12,29 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the hub refuses to start."""
 
 
+#: Every bound a stranger can run into, with its default. One variable holds any changes:
+#: ``COSMOLOC_LIMITS="signin_per_address=100/minute sandboxes=4"`` (space-separated ``name=value``).
+#: Rates are flask-limiter strings (``10/minute;100/hour``); the rest are integers.
+DEFAULT_LIMITS: dict[str, str] = {
+    # request bodies and their shape
+    "json_body_bytes": "1048576",  # a JSON body over this is a 413 before it is parsed
+    "json_depth": "64",  # JSON nested deeper is a 422
+}
+
+
+def parse_limits(raw: str) -> dict[str, str]:
+    """Parse ``COSMOLOC_LIMITS`` (``name=value`` pairs, space-separated); unknown names fail fast."""
+    out: dict[str, str] = {}
+    for item in raw.split():
+        name, sep, value = item.partition("=")
+        if not sep or not value:
+            raise ConfigError(f"COSMOLOC_LIMITS: {item!r} is not name=value")
+        if name not in DEFAULT_LIMITS:
+            raise ConfigError(f"COSMOLOC_LIMITS: unknown limit {name!r} (known: {', '.join(sorted(DEFAULT_LIMITS))})")
+        out[name] = value
+    return out
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -41,6 +64,8 @@ class Settings:
     sweeper_interval_s: float = 2.0
     # map tiles of the web pages' lab map ({z}/{x}/{y} template)
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # the bounds of DEFAULT_LIMITS, with any changes from COSMOLOC_LIMITS or overrides applied
+    limits: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -56,12 +81,16 @@ class Settings:
             "poll_interval_s": _int("COSMOLOC_POLL_INTERVAL_S", 10),
             "base_url": os.environ.get("COSMOLOC_BASE_URL", ""),
             "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "limits": parse_limits(os.environ.get("COSMOLOC_LIMITS", "")),
         }
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():
             if key not in known:
                 raise ConfigError(f"unknown setting {key!r}")
             values[key] = value
+        if "limits" in overrides:  # overrides add to the environment's changes, checked the same way
+            values["limits"] = {**parse_limits(os.environ.get("COSMOLOC_LIMITS", "")),
+                                **parse_limits(" ".join(f"{k}={v}" for k, v in overrides["limits"].items()))}
         settings = cls(**values)
         settings.data_dir = Path(settings.data_dir).resolve()
         settings.finish()
@@ -74,12 +103,23 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_dir / 'cosmoloc.sqlite3'}"
         if self.max_upload_mb <= 0:
             raise ConfigError("COSMOLOC_MAX_UPLOAD_MB must be positive")
+        for name, value in self.limits.items():
+            if "/" not in DEFAULT_LIMITS[name] and not value.isdigit():
+                raise ConfigError(f"COSMOLOC_LIMITS: {name} must be a whole number, got {value!r}")
         if not self.secret_key:
             key_file = self.data_dir / "secret_key"
             if not key_file.exists():
                 key_file.write_text(secrets.token_hex(32))
                 key_file.chmod(0o600)
             self.secret_key = key_file.read_text().strip()
+
+    def limit(self, name: str) -> str:
+        """One bound as its text (a rate string or an integer)."""
+        return self.limits.get(name) or DEFAULT_LIMITS[name]
+
+    def limit_int(self, name: str) -> int:
+        """One integer bound; a malformed value fails when the hub starts (see ``finish``)."""
+        return int(self.limit(name))
 
     @property
     def files_dir(self) -> Path:
