@@ -42,23 +42,36 @@ def validate_cmd(files: tuple[str, ...], unit: str, as_json: bool) -> None:
     sys.exit(code)
 
 
-def _serve(host: str, port: int, workers: int, app_factory: str = "server.app:create_app()") -> None:
+def _serve(host: str, port: int, workers: int) -> None:
+    """Run the hub under gunicorn's asyncio (ASGI) worker, the Flask app on threads behind a body buffer.
+
+    Slow clients wait in each worker's event loop (server/asgi.py), not on the threads that serve
+    others. Workers are replaced after about ``requests_per_worker`` requests (with jitter), so a
+    spike's memory is given back. The control socket lives in the data dir: each hub on a host has its own.
+    """
     from gunicorn.app.base import BaseApplication
+
+    from server.config import Settings
+
+    settings = Settings.from_env()
 
     class Standalone(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            recycle = settings.limit_int("requests_per_worker")
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 8)
+            self.cfg.set("worker_class", "asgi")
             self.cfg.set("timeout", 120)
             self.cfg.set("keepalive", 15)  # idle keep-alive connections live longer than a client's pause
+            self.cfg.set("max_requests", recycle)
+            self.cfg.set("max_requests_jitter", max(recycle // 10, 1))
+            self.cfg.set("control_socket", str(settings.data_dir / "gunicorn.ctl"))
             self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:
-            from server.app import create_app
+            from server.asgi import create_asgi_app
 
-            return create_app()
+            return create_asgi_app(threads=settings.limit_int("threads_per_worker"))
 
     Standalone().run()
 

@@ -19,6 +19,11 @@ DEFAULT_LIMITS: dict[str, str] = {
     # request bodies and their shape
     "json_body_bytes": "1048576",  # a JSON body over this is a 413 before it is parsed
     "json_depth": "64",  # JSON nested deeper is a 422
+    # the HTTP server (cosmoloc serve)
+    "body_timeout_s": "60",  # longest pause within a request body, and its base time (408 past it)
+    "body_min_rate_bps": "16384",  # a body may take one more second per this many bytes
+    "threads_per_worker": "16",  # threads of a worker process that run requests
+    "requests_per_worker": "5000",  # a worker process is replaced after about this many requests
 }
 
 
