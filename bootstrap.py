@@ -25,11 +25,11 @@ def sh(*args: str, **kwargs: object) -> None:
     subprocess.run(args, check=True, **kwargs)  # type: ignore[call-overload]
 
 
-def install(extras: str = "") -> None:
+def install(extras: str = "hub,agent") -> None:
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     sh(str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip")
-    target = f".[{extras}]" if extras else "."
+    target = f".[{extras}]"
     sh(str(PY), "-m", "pip", "install", "-q", "-e", target, cwd=str(ROOT))
     # Leaflet for the lab map, from the npm registry; without npm the pages fall back to a list.
     subprocess.call([str(PY), "-m", "server.web.assets"], cwd=str(ROOT))
@@ -45,9 +45,9 @@ def main() -> int:
         # Without them those tests are skipped with the reason, and the rest still runs.
         if subprocess.call(["bash", str(ROOT / "tests" / "setup" / "install_test_deps.sh")]) != 0:
             print("bootstrap: could not install the test system packages; their tests will be skipped", flush=True)
-        install("test")
+        install("hub,agent,test")
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=str(ROOT))
-    install("bench" if command == "bench" else "")
+    install("hub,agent,bench" if command == "bench" else "hub,agent")
     if command == "setup":
         return 0
     if command == "bench":

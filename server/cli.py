@@ -76,6 +76,15 @@ def _serve(host: str, port: int, workers: int) -> None:
     Standalone().run()
 
 
+def _require_hub() -> None:
+    try:
+        import flask  # noqa: F401
+        import gunicorn  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError as exc:
+        _needs("hub", exc)
+
+
 def _prepare() -> None:
     """Bring the schema up to date before any worker starts (SQLite and PostgreSQL alike)."""
     from server.config import Settings
@@ -98,6 +107,7 @@ def _prepare() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the hub (embedded default when nothing is configured)."""
+    _require_hub()
     _prepare()
     _serve(host, port, workers)
 
@@ -105,6 +115,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 def worker() -> None:
     """Run a background worker on the Redis queue (COSMOLOC_REDIS_URL)."""
+    _require_hub()
     url = os.environ.get("COSMOLOC_REDIS_URL")
     if not url:
         raise click.UsageError("COSMOLOC_REDIS_URL is not set: without it the hub does background work in-process.")
@@ -120,6 +131,7 @@ def worker() -> None:
 @click.argument("files", nargs=-1, required=True)
 def import_labs(files: tuple[str, ...]) -> None:
     """Add labs to the directory from OKW facility records (JSON, YAML) or a CSV list; exit 2 if a file is unusable."""
+    _require_hub()
     from sqlalchemy.exc import SQLAlchemyError
 
     from server.config import ConfigError, Settings
@@ -147,6 +159,7 @@ def import_labs(files: tuple[str, ...]) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Run the hub with demo designs and demo labs whose simulated agents make what is ordered."""
+    _require_hub()
     from server.config import Settings
     from server.demo import seed
     from server.demo_labs import seed_labs, start_agents
@@ -163,9 +176,25 @@ def demo(host: str, port: int) -> None:
     _serve(host, port, 1)
 
 
-def _register_agent() -> None:
-    from fablab_nodes.cli import agent
+def _needs(extra: str, exc: ImportError) -> None:
+    """Stop with a clear word when a command's extra is not installed (``pip install cosmoloc`` is the library alone)."""
+    click.echo(f"cosmoloc: this command needs the '{extra}' extra ({exc.name} is missing): "
+               f"pip install 'cosmoloc[{extra}]'", err=True)
+    sys.exit(2)
 
+
+def _register_agent() -> None:
+    try:
+        from fablab_nodes.cli import agent
+    except ImportError as exc:
+        missing = exc
+
+        @main.command("agent", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+        def agent_missing() -> None:
+            """Run a fablab agent (needs the 'agent' extra)."""
+            _needs("agent", missing)
+
+        return
     main.add_command(agent)
 
 
