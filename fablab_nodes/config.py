@@ -16,11 +16,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+# One process vocabulary, used everywhere (DESIGN.md): the library's.
+from design_commons.fitting import SHEET_PROCESSES  # noqa: F401
+from design_commons.validation import PROCESSES
+
 TOKEN_ENV = "COSMOLOC_NODE_TOKEN"
 
-# One process vocabulary, used everywhere (DESIGN.md).
-PROCESSES = ("fdm", "sla", "sls", "cnc_milling", "laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting")
-SHEET_PROCESSES = frozenset({"laser_cutting", "laser_engraving", "cnc_routing", "vinyl_cutting"})
 
 _TOP_KEYS = {"hub", "token_file", "state_dir", "poll_interval_s", "accept", "machines", "outbox_keep_days",
              "outbox_keep_reports"}

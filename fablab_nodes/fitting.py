@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from itertools import permutations
 
-from fablab_nodes.config import SHEET_PROCESSES, MachineConfig
+from design_commons import fitting as rule
+from fablab_nodes.config import MachineConfig
 from fablab_nodes.jobs import Job
 
 
@@ -42,11 +42,6 @@ def _mm(values: Iterable[float]) -> str:
     return "x".join(f"{v:g}" for v in values)
 
 
-def fits_volume(bbox_mm: tuple[float, ...], volume_mm: tuple[float, float, float]) -> bool:
-    """True when the box (x, y, z in mm) fits the volume in some axis-aligned orientation."""
-    return any(all(a <= b for a, b in zip(p, volume_mm, strict=True)) for p in permutations(bbox_mm))
-
-
 def check_machine(machine: MachineConfig, job: Job, free: bool = True) -> Fit:
     """Check one machine against a job; ``free`` says whether the machine is idle now."""
     req = job.file.requirements
@@ -67,23 +62,21 @@ def check_machine(machine: MachineConfig, job: Job, free: bool = True) -> Fit:
 
 def _size_problem(machine: MachineConfig, job: Job) -> str:
     req = job.file.requirements
+    requirements = {"bbox_mm": req.bbox_mm, "sheet_mm": req.sheet_mm}
+    misfit = rule.fits(requirements, machine.build_volume_mm, machine.process, req.thickness_mm)
+    if misfit is None:
+        return ""
     x, y, z = machine.build_volume_mm
-    if machine.process in SHEET_PROCESSES:
-        sheet = req.sheet_mm or (req.bbox_mm[:2] if req.bbox_mm else None)
+    if misfit is rule.Misfit.TOO_THICK:
+        return f"stock {req.thickness_mm:g} mm is thicker than the {z:g} mm the machine cuts"
+    if machine.process in rule.SHEET_PROCESSES:
+        sheet = rule.sheet_of(requirements)
         if sheet is None:
-            return ""
-        if not ((sheet[0] <= x and sheet[1] <= y) or (sheet[1] <= x and sheet[0] <= y)):
-            return f"sheet {_mm(sheet)} mm does not fit the {_mm((x, y))} mm bed"
-        # The stock's thickness: stated, else the drawing's z extent when it has one.
-        thickness = req.thickness_mm if req.thickness_mm is not None else (req.bbox_mm[2] if req.bbox_mm else None)
-        if thickness is not None and thickness > z:
-            return f"stock {thickness:g} mm is thicker than the {z:g} mm the machine cuts"
-        return ""
+            return "the sheet's size is unknown"
+        return f"sheet {_mm(sheet)} mm does not fit the {_mm((x, y))} mm bed"
     if req.bbox_mm is None:
-        return ""
-    if not fits_volume(req.bbox_mm, machine.build_volume_mm):
-        return f"part {_mm(req.bbox_mm)} mm does not fit"
-    return ""
+        return "the part's size is unknown"
+    return f"part {_mm(req.bbox_mm)} mm does not fit"
 
 
 def best_fit(fits: Iterable[Fit], preferred_key: str | None = None) -> Fit | None:

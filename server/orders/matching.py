@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from design_commons import licences
+from design_commons import fitting, licences
 from server.fablabs import service as fablabs
 from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
 from server.orders.models import Job, JobState, Order
@@ -48,25 +48,10 @@ class Candidate:
 
 
 def fits(requirements: dict[str, Any], machine: MachineFacts, thickness_mm: float | None) -> str | None:
-    """None when the part fits the machine, else ``too_small`` or ``too_thick``.
-
-    Meshes: the bounding box in some axis-aligned orientation (sorted sides against sorted sides).
-    Drawings: the sheet on the bed turned 90 degrees or not, and the stock no thicker than it cuts.
-    """
-    bed = (machine.build_x_mm, machine.build_y_mm, machine.build_z_mm)
-    sheet = requirements.get("sheet_mm")
-    if sheet:
-        w, h = float(sheet[0]), float(sheet[1])
-        if not ((w <= bed[0] and h <= bed[1]) or (h <= bed[0] and w <= bed[1])):
-            return "too_small"
-        if thickness_mm is not None and thickness_mm > bed[2]:
-            return "too_thick"
-        return None
-    bbox = requirements.get("bbox_mm")
-    if not bbox:
-        return "too_small"
-    part = sorted(float(v) for v in bbox)
-    return None if all(p <= m for p, m in zip(part, sorted(bed), strict=True)) else "too_small"
+    """None when the part fits the machine, else ``too_small`` or ``too_thick`` (design_commons.fitting's rule)."""
+    misfit = fitting.fits(requirements, (machine.build_x_mm, machine.build_y_mm, machine.build_z_mm),
+                          machine.process, thickness_mm)
+    return None if misfit is None else misfit.value
 
 
 def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) -> tuple[MachineFacts | None, list[str]]:
