@@ -19,6 +19,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     # request bodies and their shape
     "json_body_bytes": "1048576",  # a JSON body over this is a 413 before it is parsed
     "json_depth": "64",  # JSON nested deeper is a 422
+    # labs and orders
+    "machines_per_lab": "50",  # machines one lab may have in all (registration, PATCH, heartbeats)
+    "open_orders_per_account": "20",  # orders of one citizen not yet finished (validating ... in production)
+    "orders_per_account_hour": "30",  # orders one citizen may place in any 60 minutes
 }
 
 

@@ -143,7 +143,8 @@ def edit_lab(lab_id: int) -> Any:
     moved = (form.get("address", "").strip() != (lab.address or "")
              or form.get("latitude", "").strip() != str(lab.latitude) or form.get("longitude", "").strip() != str(lab.longitude))
     try:
-        lab = service.update(db(), signed_in(), lab, labforms.lab_patch(form, moved), utcnow())
+        lab = service.update(db(), signed_in(), lab, labforms.lab_patch(form, moved), utcnow(),
+                             settings().limit_int("machines_per_lab"))
         db().commit()
     except ApiError as exc:
         db().rollback()

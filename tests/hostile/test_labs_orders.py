@@ -1,0 +1,66 @@
+"""Hostile labs, nodes and citizens: a node token that declares machines without end, a citizen who orders
+without end, an offered lab that looks further than the delivery area, hostile names and numbers.
+
+Real hub processes (SQLite and PostgreSQL) where the attack is on what the hub holds or keeps doing; the
+Flask test client, on both databases, for pure input checks. Every attack is bounded in count and time.
+"""
+from __future__ import annotations
+
+import time
+import tomllib
+from typing import Any
+
+import pytest
+
+from tests.server.hubproc import Client, publish_cube, register_lab
+from tests.server.orderflow import Lab, order, printer, publish
+
+MATERIALS = [f"material-{i:02d}-" + "x" * 30 for i in range(20)]
+
+
+def _declared(prefix: str, count: int) -> list[dict[str, Any]]:
+    return [{"key": f"{prefix}-{i}", "state": "idle", "name": f"Machine {prefix} {i}", "process": "fdm",
+             "build_volume_mm": [200, 200, 200], "materials": MATERIALS} for i in range(count)]
+
+
+# --- 1. machines per lab, and a directory of summaries ------------------------------------------------------
+
+@pytest.mark.slow
+def test_heartbeats_cannot_grow_a_lab_past_its_machine_limit_nor_the_directory_page(start_hub: Any) -> None:
+    hub = start_hub()
+    operator = Client(hub.url, "operator")
+    lab_id, node = register_lab(operator, "Greedy lab", 41.39, 2.17)
+    answers = []
+    for beat in range(3):  # 600 machines declared by one node token
+        r = node.post(hub.url + "/api/v1/node/heartbeat", json={"agent": "x/1", "machines": _declared(f"b{beat}", 200)},
+                      timeout=60)
+        assert r.status_code == 200, r.text  # the lab stays online: the machines it knows are still reported
+        answers.append(r.json())
+    assert answers[0]["machines_limit"] == 50
+    assert len(answers[0]["machines_refused"]) == 200 - 49  # the registered printer plus 49 declared fit
+    assert len(answers[2]["machines_refused"]) == 200
+    lab = node.get(hub.url + f"/api/v1/fablabs/{lab_id}", timeout=30).json()
+    assert len(lab["machines"]) == 50 and lab["online"] is True
+
+    page = node.get(hub.url + "/fablabs", headers={"Authorization": ""}, timeout=30)
+    assert page.status_code == 200 and "50 machines" in page.text
+    assert len(page.content) < 60_000, len(page.content)  # a summary, not 600 machines with 20 materials each
+    listing = node.get(hub.url + "/api/v1/fablabs", headers={"Authorization": ""}, timeout=30).json()
+    entry = listing["items"][0]
+    assert entry["machine_summary"]["count"] == 50 and entry["machine_summary"]["processes"] == {"fdm": 50}
+    assert len(entry["machines"]) <= 50 and entry["machines_truncated"] is False
+
+
+def test_registration_and_patch_refuse_more_machines_than_the_limit(make_user: Any) -> None:
+    operator = make_user("op")
+    many = [printer(f"m{i}") for i in range(51)]
+    r = operator.post("/api/v1/fablabs", json={"name": "Big", "kind": "fablab", "latitude": 41.4, "longitude": 2.2,
+                                               "machines": many})
+    assert r.status_code == 422 and r.get_json()["code"] == "too_many_machines"
+    r = operator.post("/api/v1/fablabs", json={"name": "Fits", "kind": "fablab", "latitude": 41.4, "longitude": 2.2,
+                                               "machines": many[:50]})
+    assert r.status_code == 201, r.get_json()
+    lab_id = r.get_json()["id"]
+    r = operator.client.patch(f"/api/v1/fablabs/{lab_id}", json={"machines": many}, headers=operator.headers)
+    assert r.status_code == 422 and r.get_json()["code"] == "too_many_machines"
+    assert len(operator.get(f"/api/v1/fablabs/{lab_id}").get_json()["machines"]) == 50  # nothing half-written
