@@ -64,3 +64,43 @@ def test_registration_and_patch_refuse_more_machines_than_the_limit(make_user: A
     r = operator.client.patch(f"/api/v1/fablabs/{lab_id}", json={"machines": many}, headers=operator.headers)
     assert r.status_code == 422 and r.get_json()["code"] == "too_many_machines"
     assert len(operator.get(f"/api/v1/fablabs/{lab_id}").get_json()["machines"]) == 50  # nothing half-written
+
+
+# --- 3. orders per citizen -----------------------------------------------------------------------------------
+
+def _beat(hub: Any, node: Any) -> dict[str, Any]:
+    r = node.post(hub.url + "/api/v1/node/heartbeat", json={"agent": "x/1", "machines": [{"key": "p1", "state": "idle"}]},
+                  timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _place(citizen: Client, design: dict[str, Any], **extra: Any) -> Any:
+    return citizen.post("/orders", json={"design_id": design["id"], "material": "PLA",
+                                         "delivery": {"latitude": 41.40, "longitude": 2.17}, **extra})
+
+
+@pytest.mark.slow
+def test_one_citizen_cannot_fill_a_lab_with_offers(start_hub: Any) -> None:
+    hub = start_hub(limits={"open_orders_per_account": "4", "orders_per_account_hour": "6"})
+    operator, citizen, other = Client(hub.url, "operator"), Client(hub.url, "citizen"), Client(hub.url, "other")
+    _lab_id, node = register_lab(operator, "Busy lab", 41.39, 2.17)
+    _beat(hub, node)
+    design = publish_cube(citizen)
+    codes = [_place(citizen, design).status_code for _ in range(4)]
+    assert codes == [201] * 4
+    refused = _place(citizen, design)
+    assert refused.status_code == 409 and refused.json()["code"] == "too_many_open_orders"
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert _beat(hub, node)["offered_jobs"] == 4  # the lab holds the citizen's bound, not what they tried
+
+    mine = citizen.get("/orders").json()["items"]
+    for o in mine[:2]:  # cancelling frees room under the open bound, but not under the hourly one
+        assert citizen.post(f"/orders/{o['id']}/cancel").status_code == 200
+    assert [_place(citizen, design).status_code for _ in range(2)] == [201, 201]
+    limited = _place(citizen, design)
+    assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3601
+    assert citizen.get("/orders").json()["total"] == 6  # nothing half-written by the refusals
+
+    assert _place(other, design).status_code == 201  # another citizen is not held back by the first
