@@ -245,6 +245,12 @@ def get_for_viewer(session: Session, order_id: int, account: Account) -> Order:
     raise not_found("order")
 
 
+def lab_view(order: Order, account: Account) -> int | None:
+    """None when the viewer is the order's citizen, else the id of their lab the order is with (what they
+    may see of it: :func:`server.orders.schemas.order_json`)."""
+    return None if order.citizen_id == account.id else order.fablab_id
+
+
 def lock_own(session: Session, order_id: int, account: Account) -> Order:
     order = lock_order(session, order_id)
     if order is None or order.citizen_id != account.id:

@@ -104,3 +104,84 @@ def test_one_citizen_cannot_fill_a_lab_with_offers(start_hub: Any) -> None:
     assert citizen.get("/orders").json()["total"] == 6  # nothing half-written by the refusals
 
     assert _place(other, design).status_code == 201  # another citizen is not held back by the first
+
+
+# --- 2. what an offered lab may see --------------------------------------------------------------------------
+
+STREET = "Carrer de Verdi 12, 08012 Barcelona"
+EXACT = (41.403217, 2.156781)
+SECRET = "the first lab's own business"
+
+
+def _job(hub: Any, node: Any, job_id: int) -> dict[str, Any]:
+    r = node.get(hub.url + f"/api/v1/node/jobs/{job_id}", timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _leaks(text: str) -> list[str]:
+    """What of the citizen's street address, exact point and the other lab's reason a text shows."""
+    return [s for s in ("Verdi", "41.403217", "2.156781", SECRET, "First lab") if s in text]
+
+
+@pytest.mark.slow
+def test_an_offered_lab_sees_the_delivery_area_and_after_accepting_the_address(start_hub: Any) -> None:
+    hub = start_hub()
+    first_op, second_op, citizen = Client(hub.url, "first"), Client(hub.url, "second"), Client(hub.url, "citizen")
+    _first_id, first = register_lab(first_op, "First lab", 41.401, 2.158)
+    second_id, second = register_lab(second_op, "Second lab", 41.45, 2.20)
+    _beat(hub, first), _beat(hub, second)
+    design = publish_cube(citizen)
+    r = citizen.post("/orders", json={"design_id": design["id"], "material": "PLA",
+                                      "delivery": {"latitude": EXACT[0], "longitude": EXACT[1], "address": STREET}})
+    assert r.status_code == 201 and r.json()["fablab"]["name"] == "First lab", r.text
+    order_id = r.json()["id"]
+    job_a = r.json()["job"]["id"]
+    assert "Verdi" not in str(_job(hub, first, job_a)["delivery"])  # the first lab too, while offered
+    assert first.post(hub.url + f"/api/v1/node/jobs/{job_a}/decline", json={"reason": SECRET}, timeout=30).status_code == 200
+
+    offered = second.get(hub.url + "/api/v1/node/jobs?state=offered", timeout=30).json()["items"]
+    assert [j["order_id"] for j in offered] == [order_id]
+    job = _job(hub, second, offered[0]["id"])
+    assert job["delivery"] == {"latitude": 41.4, "longitude": 2.2, "address": None, "approximate": True}
+    as_operator = second_op.get(f"/orders/{order_id}")
+    candidates = second_op.get(f"/orders/{order_id}/candidates")
+    assert as_operator.status_code == 200 and candidates.status_code == 200
+    for text in (str(offered), str(job), as_operator.text, candidates.text):
+        assert _leaks(text) == [], text
+    assert [c["fablab"]["id"] for c in candidates.json()["items"]] == [second_id]
+
+    accepted = second.post(hub.url + f"/api/v1/node/jobs/{job['id']}/accept", json={}, timeout=30)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["delivery"] == {"latitude": EXACT[0], "longitude": EXACT[1], "address": STREET}
+    seen = second_op.get(f"/orders/{order_id}").json()
+    assert seen["delivery"]["address"] == STREET and SECRET not in str(seen) and "First lab" not in str(seen)
+    mine = citizen.get(f"/orders/{order_id}").json()  # the citizen still sees the whole story
+    assert SECRET in str(mine["events"]) and mine["delivery"]["address"] == STREET
+
+
+def test_the_operator_pages_show_an_offered_lab_only_the_area(app: Any, make_user: Any) -> None:
+    from tests.web.webclient import PASSWORD, WebUser
+
+    web = WebUser(app, "operator")
+    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
+
+    class Operator:  # the web user's account through the API, for orderflow.Lab
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def post(self, url: str, **kw: Any) -> Any:
+            return web.client.post(url, headers=self.headers, **kw)
+
+    citizen = make_user("citizen")
+    lab = Lab(web.client, Operator(), "Web lab", 41.401, 2.158)
+    design = publish(citizen)
+    r = order(citizen, design, lat=EXACT[0], lon=EXACT[1], delivery={"latitude": EXACT[0], "longitude": EXACT[1],
+                                                                     "address": STREET})
+    assert r.status_code == 201 and r.get_json()["fablab"]["id"] == lab.id, r.get_json()
+    order_id, job_id = r.get_json()["id"], r.get_json()["job"]["id"]
+    for page in ("/dashboard", f"/orders/{order_id}"):
+        html = web.get(page).text
+        assert "Web lab" in html or page != "/dashboard"
+        assert _leaks(html) == [], page
+    assert lab.post(job_id, "accept").status_code == 200
+    assert "Verdi" in web.get("/dashboard").text and "Verdi" in web.get(f"/orders/{order_id}").text
