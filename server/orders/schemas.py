@@ -33,6 +33,13 @@ class NewOrder(BaseModel):
     delivery: Delivery
     max_distance_km: float = Field(default=100.0, gt=0, le=MAX_ORDER_DISTANCE_KM)
 
+    @field_validator("material")
+    @classmethod
+    def _material(cls, v: str) -> str:
+        if not v.strip():  # "   " would be stored as an empty material that no lab lists
+            raise ValueError("say which material (it cannot be only spaces)")
+        return v.strip()
+
     @field_validator("process")
     @classmethod
     def _process(cls, v: str | None) -> str | None:
@@ -53,9 +60,9 @@ class ReasonBody(BaseModel):
 
 class ProgressBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    percent: float = Field(ge=0, le=100)
+    percent: float = Field(ge=0, le=100, allow_inf_nan=False)
     state: str | None = None
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=2**31 - 1)  # the column is a 32-bit integer on PostgreSQL
 
     @field_validator("state")
     @classmethod

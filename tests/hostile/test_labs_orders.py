@@ -185,3 +185,71 @@ def test_the_operator_pages_show_an_offered_lab_only_the_area(app: Any, make_use
         assert _leaks(html) == [], page
     assert lab.post(job_id, "accept").status_code == 200
     assert "Verdi" in web.get("/dashboard").text and "Verdi" in web.get(f"/orders/{order_id}").text
+
+
+# --- 4. hostile materials, numbers and names -----------------------------------------------------------------
+
+def test_whitespace_only_materials_are_refused(client: Any, make_user: Any) -> None:
+    citizen, operator = make_user("citizen"), make_user("operator")
+    design = publish(citizen)
+    lab = Lab(client, operator, "Lab", 41.401, 2.158)
+    for blank in ("   ", "\t \n"):
+        r = order(citizen, design, material=blank)
+        assert r.status_code == 422 and "material" in r.get_json()["errors"], r.get_json()
+        r = client.post("/api/v1/node/heartbeat", headers=lab.headers,
+                        json={"machines": [{**printer("p2"), "state": "idle", "materials": ["PLA", blank]}]})
+        assert r.status_code == 422, r.get_json()
+    assert citizen.get("/api/v1/orders").get_json()["total"] == 0
+    assert [m["key"] for m in client.get(f"/api/v1/fablabs/{lab.id}").get_json()["machines"]] == ["p1"]
+
+
+def test_progress_must_be_a_percentage_on_the_node_api_and_the_dashboard(app: Any, make_user: Any) -> None:
+    from tests.web.webclient import PASSWORD, WebUser
+
+    web = WebUser(app, "operator")
+    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
+
+    class Operator:
+        def post(self, url: str, **kw: Any) -> Any:
+            return web.client.post(url, headers={"Authorization": f"Bearer {token}"}, **kw)
+
+    citizen = make_user("citizen")
+    lab = Lab(web.client, Operator(), "Lab", 41.401, 2.158)
+    job_id = order(citizen, publish(citizen)).get_json()["job"]["id"]
+    assert lab.post(job_id, "accept").status_code == 200
+    path = f"/api/v1/node/jobs/{job_id}/progress"
+    for raw in ('{"percent": NaN, "seq": 1}', '{"percent": Infinity, "seq": 1}', '{"percent": 101, "seq": 1}',
+                '{"percent": -1, "seq": 1}', '{"percent": 5, "seq": 2147483648}'):
+        r = web.client.post(path, data=raw, content_type="application/json", headers=lab.headers)
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", (raw, r.status_code)
+    for bad in ("nan", "inf", "-inf"):
+        web.submit(f"/dashboard/labs/{lab.id}/jobs/{job_id}/progress", {"percent": bad})
+    job = web.client.get(f"/api/v1/node/jobs/{job_id}", headers=lab.headers).get_json()
+    assert job["progress"] == 0 and job["state"] == "accepted"  # not 100 % from a NaN
+    assert lab.post(job_id, "progress", percent=40, seq=3).get_json()["progress"] == 40
+
+
+def test_a_hostile_lab_or_machine_name_stays_a_string_in_the_agent_config(app: Any) -> None:
+    from sqlalchemy import select
+
+    from server.fablabs.models import Fablab, Machine
+    from tests.web.webclient import PASSWORD, WebUser
+
+    web = WebUser(app, "operator")
+    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
+    r = web.client.post("/api/v1/fablabs", headers={"Authorization": f"Bearer {token}"},
+                        json={"name": "Plain", "kind": "fablab", "latitude": 41.4, "longitude": 2.2,
+                              "machines": [printer("p1")]})
+    lab_id = r.get_json()["id"]
+    # names as an import or an older hub may hold them, whatever the edge now refuses
+    lab_name = 'Lab\nhub = "http://evil.example"\n[[machines]]\nkey = "x"\x0b\x00\u2028'
+    machine_name = 'Printer"\nprocess = "sla"\r\n[evil]\n\x1f'
+    with app.extensions["cosmoloc.db"].session() as s:
+        s.scalar(select(Fablab).where(Fablab.id == lab_id)).name = lab_name.replace("\x00", "")
+        s.scalar(select(Machine).where(Machine.fablab_id == lab_id)).name = machine_name
+        s.commit()
+    r = web.get(f"/dashboard/labs/{lab_id}/agent.toml")
+    assert r.status_code == 200
+    doc = tomllib.loads(r.text)
+    assert doc["hub"] == "http://localhost" and "evil" not in doc
+    assert [(m["key"], m["name"], m["process"]) for m in doc["machines"]] == [("p1", machine_name, "fdm")]
