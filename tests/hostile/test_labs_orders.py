@@ -253,3 +253,72 @@ def test_a_hostile_lab_or_machine_name_stays_a_string_in_the_agent_config(app: A
     doc = tomllib.loads(r.text)
     assert doc["hub"] == "http://localhost" and "evil" not in doc
     assert [(m["key"], m["name"], m["process"]) for m in doc["machines"]] == [("p1", machine_name, "fdm")]
+
+
+# --- 5. the offer sweeper keeps going ------------------------------------------------------------------------
+
+def test_one_order_the_sweeper_cannot_move_does_not_hold_back_the_others(app: Any, client: Any, make_user: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from server.orders import service, sweeper
+
+    citizen, operator = make_user("citizen"), make_user("operator")
+    design = publish(citizen)
+    lab = Lab(client, operator, "Lab", 41.401, 2.158)
+    first, second = (order(citizen, design).get_json()["id"] for _ in range(2))
+    real = service.expire_if_due
+
+    def broken_for_the_first(session: Any, o: Any, job: Any, rules: Any, now: Any) -> bool:
+        if o.id == first:
+            raise RuntimeError("a poisoned order")
+        return real(session, o, job, rules, now)
+
+    monkeypatch.setattr(service, "expire_if_due", broken_for_the_first)
+    hub = app.extensions["cosmoloc.hub"]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=hub.settings.offer_ttl_s + 60)
+    assert sweeper.sweep(hub.db, hub.rules, later)[0] == 1
+    states = {j["order_id"]: j["state"] for j in lab.jobs()}
+    assert states == {first: "offered", second: "expired"}
+
+
+@pytest.mark.slow
+def test_offers_still_expire_while_citizens_and_nodes_hammer_the_hub(start_hub: Any) -> None:
+    import threading
+
+    hub = start_hub(COSMOLOC_OFFER_TTL_S="3", limits={"open_orders_per_account": "3"})
+    operator, citizen = Client(hub.url, "operator"), Client(hub.url, "citizen")
+    _lab_id, node = register_lab(operator, "Lab", 41.39, 2.17)
+    _beat(hub, node)
+    design = publish_cube(citizen)
+    order_id = _place(citizen, design).json()["id"]
+    stop = threading.Event()
+    refused: list[int] = []
+
+    def hammer_orders() -> None:
+        while not stop.is_set():
+            refused.append(_place(citizen, design).status_code)
+
+    def hammer_beats() -> None:
+        beat = 0
+        while not stop.is_set():
+            node.post(hub.url + "/api/v1/node/heartbeat", timeout=30,
+                      json={"agent": "x/1", "machines": [{"key": "p1", "state": "idle"}, *_declared(f"h{beat}", 200)]})
+            beat += 1
+
+    threads = [threading.Thread(target=f) for f in (hammer_orders, hammer_orders, hammer_beats)]
+    for t in threads:
+        t.start()
+    try:
+        deadline, events = time.time() + 20, []
+        while time.time() < deadline:
+            events = [e["kind"] for e in citizen.get(f"/orders/{order_id}").json()["events"]]
+            if "expired" in events:
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert "expired" in events, events  # the sweeper ran (TTL 3 s, a sweep every 2 s) under the load
+    assert set(refused) <= {201, 409} and 409 in refused
