@@ -160,20 +160,32 @@ def test_an_offered_lab_sees_the_delivery_area_and_after_accepting_the_address(s
     assert SECRET in str(mine["events"]) and mine["delivery"]["address"] == STREET
 
 
-def test_the_operator_pages_show_an_offered_lab_only_the_area(app: Any, make_user: Any) -> None:
-    from tests.web.webclient import PASSWORD, WebUser
+class _ApiOf:
+    """A web user's account through the API (bearer token on the same test client), for orderflow.Lab."""
+
+    def __init__(self, web: Any) -> None:
+        from tests.web.webclient import PASSWORD
+
+        self.web = web
+        r = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD})
+        self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.web.client.post(url, headers=self.headers, **kw)
+
+
+def _web_operator(app: Any) -> tuple[Any, _ApiOf]:
+    """An operator signed in on the web pages, and the same account on the API."""
+    from tests.web.webclient import WebUser
 
     web = WebUser(app, "operator")
-    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
+    return web, _ApiOf(web)
 
-    class Operator:  # the web user's account through the API, for orderflow.Lab
-        headers = {"Authorization": f"Bearer {token}"}
 
-        def post(self, url: str, **kw: Any) -> Any:
-            return web.client.post(url, headers=self.headers, **kw)
-
+def test_the_operator_pages_show_an_offered_lab_only_the_area(app: Any, make_user: Any) -> None:
+    web, operator = _web_operator(app)
     citizen = make_user("citizen")
-    lab = Lab(web.client, Operator(), "Web lab", 41.401, 2.158)
+    lab = Lab(web.client, operator, "Web lab", 41.401, 2.158)
     design = publish(citizen)
     r = order(citizen, design, lat=EXACT[0], lon=EXACT[1], delivery={"latitude": EXACT[0], "longitude": EXACT[1],
                                                                      "address": STREET})
@@ -204,17 +216,9 @@ def test_whitespace_only_materials_are_refused(client: Any, make_user: Any) -> N
 
 
 def test_progress_must_be_a_percentage_on_the_node_api_and_the_dashboard(app: Any, make_user: Any) -> None:
-    from tests.web.webclient import PASSWORD, WebUser
-
-    web = WebUser(app, "operator")
-    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
-
-    class Operator:
-        def post(self, url: str, **kw: Any) -> Any:
-            return web.client.post(url, headers={"Authorization": f"Bearer {token}"}, **kw)
-
+    web, operator = _web_operator(app)
     citizen = make_user("citizen")
-    lab = Lab(web.client, Operator(), "Lab", 41.401, 2.158)
+    lab = Lab(web.client, operator, "Lab", 41.401, 2.158)
     job_id = order(citizen, publish(citizen)).get_json()["job"]["id"]
     assert lab.post(job_id, "accept").status_code == 200
     path = f"/api/v1/node/jobs/{job_id}/progress"
@@ -233,13 +237,10 @@ def test_a_hostile_lab_or_machine_name_stays_a_string_in_the_agent_config(app: A
     from sqlalchemy import select
 
     from server.fablabs.models import Fablab, Machine
-    from tests.web.webclient import PASSWORD, WebUser
 
-    web = WebUser(app, "operator")
-    token = web.client.post("/api/v1/auth/tokens", json={"email": web.email, "password": PASSWORD}).get_json()["token"]
-    r = web.client.post("/api/v1/fablabs", headers={"Authorization": f"Bearer {token}"},
-                        json={"name": "Plain", "kind": "fablab", "latitude": 41.4, "longitude": 2.2,
-                              "machines": [printer("p1")]})
+    web, operator = _web_operator(app)
+    r = operator.post("/api/v1/fablabs", json={"name": "Plain", "kind": "fablab", "latitude": 41.4, "longitude": 2.2,
+                                               "machines": [printer("p1")]})
     lab_id = r.get_json()["id"]
     # names as an import or an older hub may hold them, whatever the edge now refuses
     lab_name = 'Lab\nhub = "http://evil.example"\n[[machines]]\nkey = "x"\x0b\x00\u2028'
