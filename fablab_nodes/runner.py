@@ -56,6 +56,7 @@ class Runner:
         self._announced: set[str] = set()
         self._hub_failed = False
         self._offered_hint: int | None = None
+        self._refused_machines: list[str] = []  # machines the hub last said it would not add (its machine limit)
         self._prune_due = 0.0
 
     # -- the loop -------------------------------------------------------------------------
@@ -170,6 +171,12 @@ class Runner:
         self._hub_ok()
         offered = answer.get("offered_jobs") if isinstance(answer, dict) else None
         self._offered_hint = offered if isinstance(offered, int) and not isinstance(offered, bool) else None
+        refused = answer.get("machines_refused") if isinstance(answer, dict) else None
+        refused = [str(k) for k in refused] if isinstance(refused, list) else []
+        if refused and refused != self._refused_machines:  # told once per change, not at every beat
+            log.warning("the hub takes at most %s machines per lab; not added: %s (remove machines from the config)",
+                        answer.get("machines_limit"), ", ".join(refused))
+        self._refused_machines = refused
         interval = answer.get("poll_interval_s") if isinstance(answer, dict) else None
         if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
             self.poll_interval_s = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(interval)))

@@ -24,6 +24,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     "body_min_rate_bps": "16384",  # a body may take one more second per this many bytes
     "threads_per_worker": "16",  # threads of a worker process that run requests
     "requests_per_worker": "5000",  # a worker process is replaced after about this many requests
+    # labs and orders
+    "machines_per_lab": "50",  # machines one lab may have in all (registration, PATCH, heartbeats)
+    "open_orders_per_account": "20",  # orders of one citizen not yet finished (validating ... in production)
+    "orders_per_account_hour": "30",  # orders one citizen may place in any 60 minutes
 }
 
 

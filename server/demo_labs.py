@@ -81,7 +81,7 @@ def seed_labs(settings: Settings, hub_url: str, progress: Callable[[str], None] 
                     lat, lon = spec["at"]
                     lab, token = fablabs.register(session, operator, FablabIn(
                         name=spec["name"], kind=spec["kind"], latitude=lat, longitude=lon,
-                        machines=_machines(spec["machines"])))
+                        machines=_machines(spec["machines"])), settings.limit_int("machines_per_lab"))
                     progress(f"registered demo lab {lab.name}")
                 folder = root / str(lab.id)
                 folder.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ class ApiError(Exception):
     """An error answered as problem+json. ``code`` is stable; ``detail`` is for people."""
 
     def __init__(self, status: int, code: str, detail: str, errors: dict[str, Any] | None = None,
-                 keep_changes: bool = False) -> None:
+                 keep_changes: bool = False, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
@@ -42,6 +42,7 @@ class ApiError(Exception):
         self.errors = errors
         # the refusal follows a change that must stand (an offer found expired while accepting it)
         self.keep_changes = keep_changes
+        self.headers = headers or {}  # e.g. Retry-After of a 429
 
 
 def not_found(what: str = "resource") -> ApiError:
@@ -81,7 +82,9 @@ def init_app(app: Flask) -> None:
             from server.edge import db
 
             db().commit()
-        return problem(exc.status, exc.code, exc.detail, exc.errors)
+        response = problem(exc.status, exc.code, exc.detail, exc.errors)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -22,7 +22,9 @@ class Hub:
     def rules(self) -> Any:
         from server.orders.service import Rules
 
-        return Rules(offer_ttl_s=self.settings.offer_ttl_s, stale_after_s=self.settings.node_stale_after_s)
+        return Rules(offer_ttl_s=self.settings.offer_ttl_s, stale_after_s=self.settings.node_stale_after_s,
+                     open_orders_per_account=self.settings.limit_int("open_orders_per_account"),
+                     orders_per_account_hour=self.settings.limit_int("orders_per_account_hour"))
 
     def start_sweeper(self, interval_s: float = 2.0) -> None:
         """Expire offers and retry unmatched orders every few seconds in this process."""

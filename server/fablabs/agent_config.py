@@ -11,6 +11,12 @@ import tomli_w
 from server.fablabs.models import Fablab
 
 
+def _comment_safe(text: str) -> str:
+    """``text`` fit for one TOML comment line: a newline in a lab's name would end the comment and write keys
+    of its own into the file, and other control characters make the file unreadable."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
 def render(lab: Fablab, hub_url: str, driver: str = "simulated", speed: float = 60.0,
            accept: str = "auto", state_dir: str = "agent-state", token_file: str = "node-token") -> str:
     """The TOML text for ``lab``'s agent, one ``[[machines]]`` table per machine (sorted by key)."""
@@ -24,7 +30,7 @@ def render(lab: Fablab, hub_url: str, driver: str = "simulated", speed: float = 
         machines.append(entry)
     doc = {"hub": hub_url, "token_file": token_file, "state_dir": state_dir, "poll_interval_s": 10,
            "accept": accept, "machines": machines}
-    header = (f"# cosmoloc agent for {lab.name} (lab {lab.id}).\n"
+    header = (f"# cosmoloc agent for {_comment_safe(lab.name)} (lab {lab.id}).\n"
               f"# Save the node token in '{token_file}' beside this file (or set COSMOLOC_NODE_TOKEN),\n"
               f"# then run: cosmoloc agent --config this-file.toml\n")
     return header + tomli_w.dumps(doc)

@@ -109,6 +109,28 @@ def _check_reports(beat: Heartbeat, machines: dict[str, BeatMachine]) -> None:
                           {"machines": [f"unknown key {report.key}"]}, code="unknown_machine")
 
 
+def within_machine_limit(lab: NodeLab, beat: Heartbeat, max_machines: int) -> tuple[Heartbeat, list[str]]:
+    """The beat without the machines it declares past ``max_machines`` in all, and the keys left out.
+
+    A lab at its limit still reports the state of the machines the hub knows: refusing the whole beat
+    would take the lab offline and stop its jobs, so the agent gets a 200 naming what was not added
+    (``machines_refused``) and can tell its operator. The first declared machines, in the beat's order, fit.
+    """
+    room = max_machines - len(lab.machines)
+    kept: list[MachineReport] = []
+    refused: list[str] = []
+    for report in beat.machines:
+        if report.key not in lab.machines and report.name and report.process and report.build_volume_mm:
+            if room <= 0:
+                refused.append(report.key)
+                continue
+            room -= 1
+        kept.append(report)
+    if not refused:
+        return beat, []
+    return beat.model_copy(update={"machines": kept}), refused
+
+
 def _declared(lab_id: int, report: MachineReport, now: dt.datetime) -> Machine:
     """A machine the agent declares in its heartbeat, in the state it reports (sampled now)."""
     assert report.name and report.process and report.build_volume_mm

@@ -18,16 +18,16 @@ def _settings() -> Any:
     return current_app.config["COSMOLOC"]
 
 
-def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
+def lab_json(lab: Any, distance_km: float | None = None, machines_listed: int | None = None) -> dict[str, Any]:
     online = service.is_online(lab.last_seen_at, utcnow(), _settings().node_stale_after_s)
-    return schemas.fablab_json(lab, online, distance_km)
+    return schemas.fablab_json(lab, online, distance_km, machines_listed)
 
 
 @bp.post("/fablabs")
 @idempotent("fablabs")
 def register() -> tuple[dict[str, Any], int]:
     account = current_account()
-    lab, token = service.register(db(), account, json_body(schemas.FablabIn))
+    lab, token = service.register(db(), account, json_body(schemas.FablabIn), _settings().limit_int("machines_per_lab"))
     return {**lab_json(lab), "node_token": token}, 201
 
 
@@ -54,11 +54,13 @@ def directory() -> Any:
     if process and process not in schemas.PROCESSES:
         raise invalid(f"process must be one of {', '.join(schemas.PROCESSES)}.", code="invalid_query")
     near = _near_args()
+    # a directory entry lists at most machines_per_lab machines (older labs may hold more) beside a summary of all
+    listed = _settings().limit_int("machines_per_lab")
     if near is None:
         rows, total = paginate(db(), service.listing(process), page, per_page)
-        return list_response([lab_json(lab) for lab in rows], page, per_page, total)
+        return list_response([lab_json(lab, machines_listed=listed) for lab in rows], page, per_page, total)
     hits, total = service.near(db(), *near, process, page, per_page)
-    return list_response([lab_json(lab, d) for lab, d in hits], page, per_page, total)
+    return list_response([lab_json(lab, d, listed) for lab, d in hits], page, per_page, total)
 
 
 @bp.get("/fablabs/<int:lab_id>")
@@ -71,7 +73,8 @@ def update_lab(lab_id: int) -> Any:
     account = current_account()
     lab = service.get_lab(db(), lab_id)
     service.require_operator(lab, account)
-    lab = service.update(db(), account, lab, json_body(schemas.FablabPatch), utcnow())
+    lab = service.update(db(), account, lab, json_body(schemas.FablabPatch), utcnow(),
+                         _settings().limit_int("machines_per_lab"))
     db().commit()
     return jsonify(lab_json(lab))
 

@@ -83,9 +83,18 @@ def _check_unique_keys(machines: list[MachineIn]) -> None:
                       code="duplicate_machine_key")
 
 
-def register(session: Session, operator: Account, body: FablabIn) -> tuple[Fablab, str]:
-    """Register a lab run by ``operator``; return it with its node token (shown once)."""
+def check_machine_count(count: int, max_machines: int) -> None:
+    """422 ``too_many_machines`` when a lab would have more than ``max_machines`` (the ``machines_per_lab`` limit)."""
+    if count > max_machines:
+        raise invalid(f"A lab may have at most {max_machines} machines; this would give it {count}.",
+                      {"machines": [f"at most {max_machines}"]}, code="too_many_machines")
+
+
+def register(session: Session, operator: Account, body: FablabIn, max_machines: int) -> tuple[Fablab, str]:
+    """Register a lab run by ``operator``; return it with its node token (shown once). 422 ``too_many_machines``
+    past ``max_machines``."""
     _check_unique_keys(body.machines)
+    check_machine_count(len(body.machines), max_machines)
     where = resolve_location(body.latitude, body.longitude, body.address)
     lab = Fablab(name=body.name.strip(), kind=body.kind, description=body.description, operator=operator,
                  accepting_orders=body.accepting_orders, machines=[new_machine(m) for m in body.machines])
@@ -108,8 +117,10 @@ def require_operator(lab: Fablab, account: Account) -> None:
         raise ApiError(403, "not_operator", "Only the lab's operator can change it.")
 
 
-def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch, now: dt.datetime) -> Fablab:
-    """Apply the operator's changes. A lab that opens to orders or changes its machines may now make
+def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch, now: dt.datetime,
+           max_machines: int) -> Fablab:
+    """Apply the operator's changes (``machines``, when given, is the whole list: at most ``max_machines``, else
+    422 ``too_many_machines``). A lab that opens to orders or changes its machines may now make
     what nearby unmatched orders need: they are retried soon."""
     require_operator(lab, operator)
     was_open = lab.accepting_orders
@@ -121,6 +132,7 @@ def update(session: Session, operator: Account, lab: Fablab, patch: FablabPatch,
         place_lab(lab, resolve_location(patch.latitude, patch.longitude, patch.address))
     if "machines" in fields and patch.machines is not None:
         _check_unique_keys(patch.machines)
+        check_machine_count(len(patch.machines), max_machines)
         current = {m.key: m for m in lab.machines}
         wanted = {m.key for m in patch.machines}
         for spec in patch.machines:

@@ -21,13 +21,17 @@ bp = Blueprint("node_api", __name__, url_prefix="/api/v1/node")
 @bp.post("/heartbeat")
 def heartbeat() -> Any:
     lab = beating_lab()
-    beat = json_body(lab_schemas.Heartbeat)
+    settings = current_app.config["COSMOLOC"]
+    max_machines = settings.limit_int("machines_per_lab")
+    beat, refused = heartbeats.within_machine_limit(lab, json_body(lab_schemas.Heartbeat), max_machines)
     now = utcnow()
     heartbeats.record_heartbeat(db(), lab, beat, now, rules().stale_after_s)
     offered = lab_actions.offered_count(db(), lab.id)  # before the commit: no second transaction (nor SQLite write lock)
     db().commit()
-    return jsonify({"server_time": now.isoformat(), "poll_interval_s": current_app.config["COSMOLOC"].poll_interval_s,
-                    "offered_jobs": offered})
+    answer = {"server_time": now.isoformat(), "poll_interval_s": settings.poll_interval_s, "offered_jobs": offered}
+    if refused:
+        answer.update(machines_refused=refused, machines_limit=max_machines)
+    return jsonify(answer)
 
 
 def _job_json(job: Any) -> dict[str, Any]:

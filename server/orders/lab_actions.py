@@ -6,6 +6,7 @@ contract allows; anything else is a 409 that both sides can see.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from sqlalchemy import select
@@ -84,12 +85,15 @@ def decline(session: Session, lab: Fablab, job_id: int, reason: str, rules: serv
 
 def progress(session: Session, lab: Fablab, job_id: int, percent: float, state: str | None, seq: int,
              now: dt.datetime) -> Job:
+    if not (math.isfinite(percent) and 0 <= percent <= 100):  # every caller (node API, dashboard form) holds to it
+        raise invalid("Progress is a percentage from 0 to 100.", {"percent": ["a number from 0 to 100"]},
+                      code="invalid_progress")
     order, job = _locked(session, lab, job_id)
     if seq <= job.last_seq:
         return job  # an old or repeated report: ignored
     if job.state not in ACTIVE:
         raise ApiError(409, "job_not_active", f"The job is {job.state.value}; progress is no longer taken.")
-    job.last_seq, job.progress, job.updated_at = seq, max(0.0, min(100.0, percent)), now
+    job.last_seq, job.progress, job.updated_at = seq, percent, now
     if job.state == JobState.ACCEPTED and (state == "in_production" or percent > 0):
         job.state = JobState.IN_PRODUCTION
         order.status = OrderStatus.IN_PRODUCTION

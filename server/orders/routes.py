@@ -38,17 +38,21 @@ def my_orders() -> Any:
 
 @bp.get("/orders/<int:order_id>")
 def get_order(order_id: int) -> Any:
-    return jsonify(schemas.order_json(service.get_for_viewer(db(), order_id, current_account())))
+    account = current_account()
+    order = service.get_for_viewer(db(), order_id, account)
+    return jsonify(schemas.order_json(order, service.lab_view(order, account)))
 
 
 @bp.get("/orders/<int:order_id>/candidates")
 def candidates(order_id: int) -> Any:
-    order = service.get_for_viewer(db(), order_id, current_account())
+    account = current_account()
+    order = service.get_for_viewer(db(), order_id, account)
     file_row = db().get(DesignFile, order.file_id)
     assert file_row is not None
     ranked = matching.candidates(db(), order, file_row.requirements or {}, utcnow(), rules().stale_after_s,
                                  order.design.license_id)
-    return jsonify({"items": [c.to_json() for c in ranked]})
+    viewer_lab = service.lab_view(order, account)  # a lab sees its own entry, not the other labs' reasons
+    return jsonify({"items": [c.to_json() for c in ranked if viewer_lab is None or c.fablab_id == viewer_lab]})
 
 
 @bp.post("/orders/<int:order_id>/cancel")

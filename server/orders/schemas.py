@@ -6,7 +6,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.fablabs.schemas import PROCESSES
-from server.orders.models import Job, Order
+from server.orders.models import Job, JobState, Order
+
+# A lab sees where to deliver once it has taken the job; before, only the area (and its distance).
+SEES_DELIVERY = (JobState.ACCEPTED, JobState.IN_PRODUCTION, JobState.COMPLETED)
+AREA_DECIMALS = 1  # the area an offered lab sees: the point rounded to 0.1 degree (about 11 km north-south)
 
 MAX_ORDER_DISTANCE_KM = 1000.0
 
@@ -29,6 +33,13 @@ class NewOrder(BaseModel):
     delivery: Delivery
     max_distance_km: float = Field(default=100.0, gt=0, le=MAX_ORDER_DISTANCE_KM)
 
+    @field_validator("material")
+    @classmethod
+    def _material(cls, v: str) -> str:
+        if not v.strip():  # "   " would be stored as an empty material that no lab lists
+            raise ValueError("say which material (it cannot be only spaces)")
+        return v.strip()
+
     @field_validator("process")
     @classmethod
     def _process(cls, v: str | None) -> str | None:
@@ -49,9 +60,9 @@ class ReasonBody(BaseModel):
 
 class ProgressBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    percent: float = Field(ge=0, le=100)
+    percent: float = Field(ge=0, le=100, allow_inf_nan=False)
     state: str | None = None
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=2**31 - 1)  # the column is a 32-bit integer on PostgreSQL
 
     @field_validator("state")
     @classmethod
@@ -83,27 +94,48 @@ def shown_job(order: Order) -> Job | None:
     return None
 
 
-def order_json(order: Order) -> dict[str, Any]:
+def delivery_json(order: Order, exact: bool) -> dict[str, Any]:
+    """Where the order goes: the point and address as the citizen gave them, or (``exact`` False) only the area,
+    ``{"latitude", "longitude"}`` rounded to AREA_DECIMALS, ``"address": null`` and ``"approximate": true``."""
+    if exact:
+        return {"latitude": order.delivery_latitude, "longitude": order.delivery_longitude,
+                "address": order.delivery_address or None}
+    return {"latitude": round(order.delivery_latitude, AREA_DECIMALS),
+            "longitude": round(order.delivery_longitude, AREA_DECIMALS), "address": None, "approximate": True}
+
+
+def _seen_by_lab(detail: dict[str, Any], lab_id: int) -> bool:
+    """Whether an order event may be shown to a lab: not one about another lab (its offer, its reasons)."""
+    other = detail.get("fablab_id")
+    return other is None or other == lab_id
+
+
+def order_json(order: Order, lab_view: int | None = None) -> dict[str, Any]:
+    """An order (API.md: Order) as its citizen sees it, or with ``lab_view`` (a lab id) as that lab's operator
+    does: the delivery area only until the lab accepted (then the address it delivers to), and no event about
+    another lab (the labs asked before, their decline and failure reasons)."""
     job = shown_job(order)
     lab = order.fablab
+    exact = lab_view is None or (job is not None and job.fablab_id == lab_view and job.state in SEES_DELIVERY)
+    events = [e for e in order.events if lab_view is None or _seen_by_lab(e.detail or {}, lab_view)]
     return {
         "id": order.id, "status": order.status.value, "design_id": order.design_id, "file_id": order.file_id,
         "quantity": order.quantity, "material": order.material, "process": order.process,
         "thickness_mm": order.thickness_mm,
-        "delivery": {"latitude": order.delivery_latitude, "longitude": order.delivery_longitude,
-                     "address": order.delivery_address or None},
+        "delivery": delivery_json(order, exact),
         "max_distance_km": order.max_distance_km,
         "fablab": ({"id": lab.id, "name": lab.name, "distance_km": round(order.distance_km or 0.0, 3)}
                    if lab is not None else None),
         "job": job_summary(job) if job is not None else None,
         "failed_attempts": order.failed_attempts,
         "created_at": _iso(order.created_at), "updated_at": _iso(order.updated_at),
-        "events": [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in order.events],
+        "events": [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in events],
     }
 
 
 def job_json(job: Job, size_bytes: int | None) -> dict[str, Any]:
-    """A job as its lab sees it; ``size_bytes`` is the size of the file the lab will download."""
+    """A job as its lab sees it; ``size_bytes`` is the size of the file the lab will download. ``delivery`` is the
+    area while the job is offered (or ended unaccepted), the citizen's point and address once accepted."""
     order = job.order
     f = order.file
     design = order.design
@@ -111,6 +143,7 @@ def job_json(job: Job, size_bytes: int | None) -> dict[str, Any]:
     return {
         **job_summary(job), "order_id": order.id, "quantity": order.quantity, "material": order.material,
         "process": order.process, "thickness_mm": order.thickness_mm, "distance_km": round(job.distance_km, 3),
+        "delivery": delivery_json(order, job.state in SEES_DELIVERY),
         "reason": job.reason or None, "created_at": _iso(job.created_at), "updated_at": _iso(job.updated_at),
         "design": {"id": design.id, "title": design.title, "license": design.license_id},
         "file": {"id": f.id, "filename": f"{stem}.{f.canonical_format or f.format}",

@@ -12,12 +12,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from server.accounts.models import Account
+from server.config import DEFAULT_LIMITS
 from server.designs import service as designs
 from server.designs.models import Design, DesignFile, ValidationStatus
 from server.errors import ApiError, invalid, not_found
@@ -32,12 +33,19 @@ CANCELLABLE = (OrderStatus.VALIDATING, OrderStatus.MATCHING, OrderStatus.UNMATCH
                OrderStatus.ACCEPTED)
 
 
+OPEN = (OrderStatus.VALIDATING, OrderStatus.MATCHING, OrderStatus.UNMATCHED, OrderStatus.OFFERED,
+        OrderStatus.ACCEPTED, OrderStatus.IN_PRODUCTION)  # what counts against open_orders_per_account
+ORDER_WINDOW = dt.timedelta(hours=1)  # the window of orders_per_account_hour
+
+
 @dataclass(frozen=True)
 class Rules:
     """The settings the order life depends on."""
 
     offer_ttl_s: int
     stale_after_s: int
+    open_orders_per_account: int = int(DEFAULT_LIMITS["open_orders_per_account"])
+    orders_per_account_hour: int = int(DEFAULT_LIMITS["orders_per_account_hour"])
 
 
 def event(order: Order, kind: str, now: dt.datetime, **detail: Any) -> None:
@@ -78,12 +86,38 @@ def _design_and_file(session: Session, design_id: int, file_id: int | None) -> t
                   code="not_manufacturable")
 
 
+def check_citizen_bounds(session: Session, citizen: Account, rules: Rules, now: dt.datetime) -> None:
+    """Refuse an order past the citizen's bounds: 429 ``rate_limited`` (with ``Retry-After``) past
+    ``orders_per_account_hour`` orders in the last hour, 409 ``too_many_open_orders`` past
+    ``open_orders_per_account`` unfinished ones. One citizen cannot fill the labs near them with offers.
+
+    The citizen's account row is locked first (PostgreSQL; SQLite's write transaction serialises anyway),
+    so two orders placed at once are counted one after the other and cannot both slip under a bound.
+    """
+    mine = Order.citizen_id == citizen.id
+    window = (mine, Order.created_at > now - ORDER_WINDOW)
+    row = session.execute(select(
+        select(func.count()).select_from(Order).where(*window).scalar_subquery(),
+        select(func.min(Order.created_at)).where(*window).scalar_subquery(),
+        select(func.count()).select_from(Order).where(mine, Order.status.in_(OPEN)).scalar_subquery(),
+    ).where(Account.id == citizen.id).select_from(Account).with_for_update(of=Account)).one()
+    recent, oldest, open_count = int(row[0] or 0), row[1], int(row[2] or 0)
+    if recent >= rules.orders_per_account_hour:
+        wait = max(1, int((oldest + ORDER_WINDOW - now).total_seconds()) + 1) if oldest else 1
+        raise ApiError(429, "rate_limited", f"At most {rules.orders_per_account_hour} orders an hour; "
+                       f"try again in {wait} s.", headers={"Retry-After": str(wait)})
+    if open_count >= rules.open_orders_per_account:
+        raise ApiError(409, "too_many_open_orders", f"You have {open_count} orders under way, the most one account "
+                       "may have; cancel one or wait until one is made.")
+
+
 def place(session: Session, citizen: Account, body: NewOrder, where: Any, rules: Rules, now: dt.datetime) -> Order:
-    """Place an order and, when its file is checked, match it at once.
+    """Place an order and, when its file is checked, match it at once (within :func:`check_citizen_bounds`).
 
     A new order is matched before it is written: no one else can see it until the commit, so it needs no
     row lock, and it has no past offers. The order, its job and its events then go in with one statement each.
     """
+    check_citizen_bounds(session, citizen, rules, now)
     design, row = _design_and_file(session, body.design_id, body.file_id)
     if row.validation_status == ValidationStatus.FAILED:
         raise invalid("That file failed validation and cannot be made; a later version must fix it.",
@@ -209,6 +243,12 @@ def get_for_viewer(session: Session, order_id: int, account: Account) -> Order:
     if order.fablab is not None and order.fablab.operator_id == account.id:
         return order
     raise not_found("order")
+
+
+def lab_view(order: Order, account: Account) -> int | None:
+    """None when the viewer is the order's citizen, else the id of their lab the order is with (what they
+    may see of it: :func:`server.orders.schemas.order_json`)."""
+    return None if order.citizen_id == account.id else order.fablab_id
 
 
 def lock_own(session: Session, order_id: int, account: Account) -> Order:

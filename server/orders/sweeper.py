@@ -28,13 +28,16 @@ def expire_due(database: Database, rules: service.Rules, now: dt.datetime | None
                                                                     Job.expires_at <= now).limit(BATCH)))
     done = 0
     for order_id in order_ids:
-        with database.session() as session:
-            order = service.lock_order(session, order_id, skip_locked=True)
-            if order is None:
-                continue  # another process is on it
-            job = service.live_job(session, order)
-            if job is not None and service.expire_if_due(session, order, job, rules, now):
-                done += 1
+        try:
+            with database.session() as session:
+                order = service.lock_order(session, order_id, skip_locked=True)
+                if order is None:
+                    continue  # another process is on it
+                job = service.live_job(session, order)
+                if job is not None and service.expire_if_due(session, order, job, rules, now):
+                    done += 1
+        except Exception:  # one order that cannot be moved on must not hold back every offer after it
+            log.exception("expiring the offer of order %s failed", order_id)
     return done
 
 
@@ -47,17 +50,30 @@ def retry_unmatched(database: Database, rules: service.Rules, now: dt.datetime |
                                          .order_by(Order.next_match_at).limit(BATCH)))
     offered = 0
     for order_id in order_ids:
-        with database.session() as session:
-            order = service.lock_order(session, order_id, skip_locked=True)
-            if order is None or order.status != OrderStatus.UNMATCHED:
-                continue
-            if service.dispatch(session, order, rules, now) is not None:
-                offered += 1
+        try:
+            with database.session() as session:
+                order = service.lock_order(session, order_id, skip_locked=True)
+                if order is None or order.status != OrderStatus.UNMATCHED:
+                    continue
+                if service.dispatch(session, order, rules, now) is not None:
+                    offered += 1
+        except Exception:  # as above: the next orders are still retried
+            log.exception("retrying unmatched order %s failed", order_id)
     return offered
 
 
 def sweep(database: Database, rules: service.Rules, now: dt.datetime | None = None) -> tuple[int, int]:
-    return expire_due(database, rules, now), retry_unmatched(database, rules, now)
+    """Both halves of a sweep; a failure of one (the database gone a moment) does not skip the other."""
+    expired = offered = 0
+    try:
+        expired = expire_due(database, rules, now)
+    except Exception:
+        log.exception("expiring offers failed")
+    try:
+        offered = retry_unmatched(database, rules, now)
+    except Exception:
+        log.exception("retrying unmatched orders failed")
+    return expired, offered
 
 
 class Sweeper:

@@ -19,7 +19,7 @@
     var box = document.createElement("div");
     box.appendChild(link);
     box.appendChild(document.createElement("br"));
-    box.appendChild(document.createTextNode((lab.online ? "online" : "offline") + " · " + lab.machines.length + " machine(s)"));
+    box.appendChild(document.createTextNode((lab.online ? "online" : "offline") + " · " + (lab.machine_summary ? lab.machine_summary.count : lab.machines.length) + " machine(s)"));
     marker.bindPopup(box);
     points.push([lab.latitude, lab.longitude]);
   });

@@ -4,6 +4,7 @@ machines; rotating the node token; a ready agent config file."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -101,7 +102,10 @@ def decline_job(lab_id: int, job_id: int) -> Any:
 @sign_in_required
 def job_progress(lab_id: int, job_id: int) -> Any:
     try:
-        percent = min(max(float(request.form.get("percent", "0")), 0.0), 100.0)
+        percent = float(request.form.get("percent", "0"))
+        if not math.isfinite(percent):  # min/max would turn NaN into 100 %
+            raise ValueError(percent)
+        percent = min(max(percent, 0.0), 100.0)
     except ValueError:
         flash("Progress is a number from 0 to 100.", "error")
         return redirect(url_for("web.dashboard"), code=303)
@@ -143,7 +147,8 @@ def edit_lab(lab_id: int) -> Any:
     moved = (form.get("address", "").strip() != (lab.address or "")
              or form.get("latitude", "").strip() != str(lab.latitude) or form.get("longitude", "").strip() != str(lab.longitude))
     try:
-        lab = service.update(db(), signed_in(), lab, labforms.lab_patch(form, moved), utcnow())
+        lab = service.update(db(), signed_in(), lab, labforms.lab_patch(form, moved), utcnow(),
+                             settings().limit_int("machines_per_lab"))
         db().commit()
     except ApiError as exc:
         db().rollback()

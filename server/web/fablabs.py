@@ -19,9 +19,9 @@ PER_PAGE = 25
 HISTORY_HOURS = 24
 
 
-def lab_json(lab: Any, distance_km: float | None = None) -> dict[str, Any]:
+def lab_json(lab: Any, distance_km: float | None = None, machines_listed: int | None = None) -> dict[str, Any]:
     online = service.is_online(lab.last_seen_at, utcnow(), settings().node_stale_after_s)
-    return schemas.fablab_json(lab, online, distance_km)
+    return schemas.fablab_json(lab, online, distance_km, machines_listed)
 
 
 def _place(args: Any) -> tuple[float, float, str] | None:
@@ -56,10 +56,11 @@ def directory() -> Any:
         error = exc.detail
     if centre is not None:
         hits, total = service.near(db(), centre[0], centre[1], radius, process, page, PER_PAGE)
-        labs = [lab_json(lab, d) for lab, d in hits]
+        labs = [lab_json(lab, d, machines_listed=0) for lab, d in hits]
     else:
         rows, total = paginate(db(), service.listing(process), page, PER_PAGE)
-        labs = [lab_json(lab) for lab in rows]
+        # the page (and its map data) shows each lab's machine summary; the lab's own page lists its machines
+        labs = [lab_json(lab, machines_listed=0) for lab in rows]
     status = 422 if error else 200
     return render_template("fablabs/directory.html", labs=labs, total=total, page=page,
                            pages=max(1, -(-total // PER_PAGE)), args=args, processes=schemas.PROCESSES,
@@ -87,7 +88,8 @@ def register() -> Any:
     if request.method == "GET":
         return render_template("fablabs/new.html", form={"accepting_orders": "on"}, **context)
     try:
-        new_lab, token = service.register(db(), signed_in(), labforms.new_lab(request.form))
+        new_lab, token = service.register(db(), signed_in(), labforms.new_lab(request.form),
+                                          settings().limit_int("machines_per_lab"))
         db().commit()
     except ApiError as exc:
         return form_page("fablabs/new.html", exc, **context)

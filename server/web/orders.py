@@ -127,8 +127,8 @@ def my_orders() -> Any:
 
 
 def _order_page(order: Order) -> dict[str, Any]:
-    body = schemas.order_json(order)
     me = signed_in()
+    body = schemas.order_json(order, service.lab_view(order, me))
     return {"order": body, "row": order, "is_citizen": order.citizen_id == me.id,
             "can_cancel": order.status in service.CANCELLABLE, "can_confirm": order.status == OrderStatus.COMPLETED,
             "steps": _steps(body)}

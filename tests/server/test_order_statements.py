@@ -13,10 +13,11 @@ from sqlalchemy import event
 
 from tests.server.orderflow import Lab, order, publish
 
-# the token's account, the design with its file, the labs in reach, their facts and machines, then one INSERT
+# the token's account, the citizen's bounds (their account row locked, with the counts of their orders), the
+# design with its file, the labs in reach, their facts and machines, then one INSERT
 # each into orders, jobs and order_events (SQLite writes the two events one by one: it cannot return the ids
 # of a multi-row INSERT in order)
-MATCHED_ORDER_STATEMENTS = {"postgresql": 7, "sqlite": 8}
+MATCHED_ORDER_STATEMENTS = {"postgresql": 8, "sqlite": 9}
 
 
 @contextmanager
