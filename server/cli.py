@@ -63,6 +63,15 @@ def _serve(host: str, port: int, workers: int, app_factory: str = "server.app:cr
     Standalone().run()
 
 
+def _default_base_url(host: str, port: int) -> None:
+    """Documents (OKH, OKW, agent configs) name the hub by COSMOLOC_BASE_URL, never by a request's Host header:
+    when it is unset, the address this process serves on stands in for it."""
+    if not os.environ.get("COSMOLOC_BASE_URL"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        os.environ["COSMOLOC_BASE_URL"] = f"http://{shown}:{port}"
+
+
 def _prepare() -> None:
     """Bring the schema up to date before any worker starts (SQLite and PostgreSQL alike)."""
     from server.config import Settings
@@ -85,6 +94,7 @@ def _prepare() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the hub (embedded default when nothing is configured)."""
+    _default_base_url(host, port)
     _prepare()
     _serve(host, port, workers)
 
@@ -139,6 +149,7 @@ def demo(host: str, port: int) -> None:
     from server.demo_labs import seed_labs, start_agents
 
     os.environ.setdefault("COSMOLOC_POLL_INTERVAL_S", "3")  # demo agents answer within seconds
+    _default_base_url(host, port)
     _prepare()
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     seed(progress=say)

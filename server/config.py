@@ -19,6 +19,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     # request bodies and their shape
     "json_body_bytes": "1048576",  # a JSON body over this is a 413 before it is parsed
     "json_depth": "64",  # JSON nested deeper is a 422
+    # free text
+    "description_chars": "20000",  # a design's description longer than this is a 422 (a lab's: 5000)
 }
 
 

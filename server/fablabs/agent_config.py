@@ -24,7 +24,9 @@ def render(lab: Fablab, hub_url: str, driver: str = "simulated", speed: float = 
         machines.append(entry)
     doc = {"hub": hub_url, "token_file": token_file, "state_dir": state_dir, "poll_interval_s": 10,
            "accept": accept, "machines": machines}
-    header = (f"# cosmoloc agent for {lab.name} (lab {lab.id}).\n"
+    # the name goes into a comment: a line break kept from an older record must not start a TOML line
+    name = " ".join(lab.name.split()) if lab.name else ""
+    header = (f"# cosmoloc agent for {''.join(c for c in name if c.isprintable())} (lab {lab.id}).\n"
               f"# Save the node token in '{token_file}' beside this file (or set COSMOLOC_NODE_TOKEN),\n"
               f"# then run: cosmoloc agent --config this-file.toml\n")
     return header + tomli_w.dumps(doc)
