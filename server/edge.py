@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from server import input_rules
 from server.db import write_intent
@@ -32,7 +33,19 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class EdgeRequest(Request):
-    """Flask's request, refusing U+0000 in form fields and upload names as soon as the form is read."""
+    """Flask's request, refusing U+0000 in form fields and upload names as soon as the form is read, and a
+    body that is not a form (JSON) longer than ``body_limit`` bytes (a 413, whether chunked or not)."""
+
+    #: set by the edge for bodies that are not forms; the stream is cut one byte past it
+    body_limit: int | None = None
+
+    def get_data(self, cache: bool = True, as_text: bool = False,  # type: ignore[override]
+                 parse_form_data: bool = False) -> Any:
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        if self.body_limit is not None and len(data) > self.body_limit:
+            # werkzeug stops a chunked body at the stream's limit without a word: one byte more means too large
+            raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
@@ -62,7 +75,10 @@ def init_app(app: Flask) -> None:
         if request.mimetype not in FORM_TYPES:
             # any body that is not a form (JSON above all) is bounded before a byte is parsed: a larger
             # Content-Length is a 413 at once, a chunked body is read no further than the limit
-            request.max_content_length = app.config["COSMOLOC"].limit_int("json_body_bytes")
+            limit = app.config["COSMOLOC"].limit_int("json_body_bytes")
+            assert isinstance(request, EdgeRequest)
+            request.body_limit = limit
+            request.max_content_length = limit + 1
         input_rules.check_query_and_path(request.path, request.args)
 
     @app.before_request

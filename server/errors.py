@@ -22,7 +22,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
-    413: "Upload too large",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
