@@ -203,6 +203,17 @@ def test_a_file_named_in_any_script_downloads_with_rfc6266_names(client: Any, ma
         assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize(("name", "saved"), [("деталь.stl", "part.stl"), ("rocket 🚀.3mf", "rocket.3mf"),
+                                             ("../../etc/passwd", "etc_passwd"), ("part.stl", "part.stl")])
+def test_the_agent_saves_any_name_safely_with_its_extension(tmp_path: Path, name: str, saved: str) -> None:
+    from fablab_nodes import job_files
+    from fablab_nodes.jobs import Job
+
+    job = Job.from_json({"id": 7, "state": "accepted", "file": {"id": 1, "filename": name}})
+    path = job_files.download_path(tmp_path, job)
+    assert path.name == saved and path.parent.parent == tmp_path / "files"
+
+
 # ---- security headers ---------------------------------------------------------------------------------
 
 def test_pages_and_downloads_carry_security_headers(app: Any, client: Any, make_user: Any) -> None:
@@ -350,8 +361,8 @@ speed = 600
                 break
             time.sleep(0.5)
         assert status == "completed", (tmp_path / "agent.log").read_text()[-2000:]
-        downloaded = list((lab_dir / "state" / "files").rglob("*.stl"))
-        assert downloaded and downloaded[0].stat().st_size > 0
+        job_id = citizen.get(f"/orders/{o['id']}").json()["job"]["id"]
+        assert f'"GET /api/v1/node/jobs/{job_id}/file HTTP/1.1" 200' in hub.log.read_text()
     finally:
         agent.terminate()
         agent.wait(timeout=20)
