@@ -85,7 +85,7 @@ def test_nul_in_query_forms_and_file_names_is_a_422(app: Any, client: Any, make_
 
 # ---- names: no control characters; descriptions bounded ------------------------------------------------
 
-def test_a_line_break_in_a_name_is_refused(client: Any, make_user: Any) -> None:
+def test_a_line_break_in_a_name_is_refused(app: Any, client: Any, make_user: Any) -> None:
     user = make_user("names")
     lab = {"name": 'Lab\nhub = "http://evil.example"', "kind": "fablab", "latitude": 41.4, "longitude": 2.17}
     assert problem(user.post("/api/v1/fablabs", json=lab), 422)["code"] == "invalid_input"
@@ -103,6 +103,11 @@ def test_a_line_break_in_a_name_is_refused(client: Any, make_user: Any) -> None:
                                            "files": [(io.BytesIO(cube_stl()), "cube.stl")]},
                   content_type="multipart/form-data")
     assert "description" in problem(r, 422)["errors"]
+    # the sign-up page reaches the same rules: a line break or a name longer than its column is a form error
+    browser = WebUser(app, sign_up=False)
+    for name in ("Eve\nAdmin", "E" * 201):
+        r = browser.submit("/signup", {"name": name, "email": "e@example.org", "password": "correct horse battery"})
+        assert r.status_code == 422, r.status_code
     # a multi-line description is fine; a control character in a file name is stripped, not stored
     r = user.post("/api/v1/designs", data={"title": "Fine", "license": "CERN-OHL-S-2.0", "description": "one\ntwo\tthree",
                                            "files": [(io.BytesIO(cube_stl()), "cu\x07be\x1b[31m.stl")]},
