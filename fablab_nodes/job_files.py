@@ -23,9 +23,16 @@ def job_folder(state_dir: Path, job_id: str) -> Path:
 
 
 def download_path(state_dir: Path, job: Job) -> Path:
-    """Where the job's canonical file is downloaded: its own name, made safe, in the job's folder."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", job.file.filename).strip("._") or "part"
-    return job_folder(state_dir, job.id) / name
+    """Where the job's canonical file is downloaded: its own name, made safe, in the job's folder.
+
+    The extension is kept apart, so a name with no ASCII letters ('деталь.stl') becomes 'part.stl', not 'stl'
+    (drivers and slicers go by the extension).
+    """
+    stem, dot, ext = job.file.filename.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,10}", ext):
+        stem, ext = job.file.filename, ""
+    safe_stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "part"
+    return job_folder(state_dir, job.id) / (f"{safe_stem}.{ext}" if ext else safe_stem)
 
 
 def remove_ended(state_dir: Path, in_hand: Iterable[str]) -> list[str]:

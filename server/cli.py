@@ -83,6 +83,13 @@ def _require_hub() -> None:
         import sqlalchemy  # noqa: F401
     except ImportError as exc:
         _needs("hub", exc)
+def _default_base_url(host: str, port: int) -> None:
+    """Documents (OKH, OKW, agent configs) name the hub by COSMOLOC_BASE_URL, never by a request's Host header:
+    when it is unset, the address this process serves on stands in for it."""
+    if not os.environ.get("COSMOLOC_BASE_URL"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        os.environ["COSMOLOC_BASE_URL"] = f"http://{shown}:{port}"
 
 
 def _prepare() -> None:
@@ -108,6 +115,7 @@ def _prepare() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Run the hub (embedded default when nothing is configured)."""
     _require_hub()
+    _default_base_url(host, port)
     _prepare()
     _serve(host, port, workers)
 
@@ -165,6 +173,7 @@ def demo(host: str, port: int) -> None:
     from server.demo_labs import seed_labs, start_agents
 
     os.environ.setdefault("COSMOLOC_POLL_INTERVAL_S", "3")  # demo agents answer within seconds
+    _default_base_url(host, port)
     _prepare()
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     seed(progress=say)

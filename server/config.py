@@ -28,6 +28,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     "machines_per_lab": "50",  # machines one lab may have in all (registration, PATCH, heartbeats)
     "open_orders_per_account": "20",  # orders of one citizen not yet finished (validating ... in production)
     "orders_per_account_hour": "30",  # orders one citizen may place in any 60 minutes
+    # free text
+    "description_chars": "20000",  # a design's description longer than this is a 422 (a lab's: 5000)
 }
 
 

@@ -6,21 +6,50 @@ serialise. Only this module touches ``flask.g``.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from server import input_rules
 from server.db import write_intent
 from server.errors import ApiError, invalid
 from server.storage import BlobStore
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PER_PAGE = 100
+#: the last page a list may be asked for: beyond it the offset no longer fits the databases' integers
+MAX_PAGE = 1_000_000
+#: where documents point when COSMOLOC_BASE_URL is unset (``cosmoloc serve`` sets it from --host/--port)
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class EdgeRequest(Request):
+    """Flask's request, refusing U+0000 in form fields and upload names as soon as the form is read, and a
+    body that is not a form (JSON) longer than ``body_limit`` bytes (a 413, whether chunked or not)."""
+
+    #: set by the edge for bodies that are not forms; the stream is cut one byte past it
+    body_limit: int | None = None
+
+    def get_data(self, cache: bool = True, as_text: bool = False,  # type: ignore[override]
+                 parse_form_data: bool = False) -> Any:
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        if self.body_limit is not None and len(data) > self.body_limit:
+            # werkzeug stops a chunked body at the stream's limit without a word: one byte more means too large
+            raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        input_rules.check_form(self.form, self.files)
 
 
 def db() -> Session:
@@ -32,6 +61,26 @@ def db() -> Session:
 
 
 def init_app(app: Flask) -> None:
+    """Install the edge: bounded bodies and ids, strict JSON, the session per request, security headers.
+
+    Call before any blueprint is registered: the ``int`` converter of their routes is replaced here.
+    """
+    app.request_class = EdgeRequest
+    app.json = input_rules.EdgeJSONProvider(app)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["int"] = input_rules.DatabaseIdConverter
+
+    @app.before_request
+    def _bound_input() -> None:
+        if request.mimetype not in FORM_TYPES:
+            # any body that is not a form (JSON above all) is bounded before a byte is parsed: a larger
+            # Content-Length is a 413 at once, a chunked body is read no further than the limit
+            limit = app.config["COSMOLOC"].limit_int("json_body_bytes")
+            assert isinstance(request, EdgeRequest)
+            request.body_limit = limit
+            request.max_content_length = limit + 1
+        input_rules.check_query_and_path(request.path, request.args)
+
     @app.before_request
     def _intent() -> None:
         if request.method in ("GET", "HEAD"):
@@ -45,6 +94,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _after(response: Any) -> Any:
+        security_headers(response)
         if response.status_code >= 400:
             discard_new_blobs()
         if "db_session" in g:
@@ -145,9 +195,18 @@ def page_args() -> tuple[int, int]:
         per_page = int(request.args.get("per_page", 20))
     except ValueError:
         raise invalid("page and per_page must be integers.", code="invalid_query") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise invalid(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}.", code="invalid_query")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise invalid(f"page must be between 1 and {MAX_PAGE} and per_page between 1 and {MAX_PER_PAGE}.",
+                      code="invalid_query")
     return page, per_page
+
+
+def page_number(raw: str | None) -> int:
+    """A web page's ``?page=``: 1 when absent or unreadable, clamped to ``1..MAX_PAGE`` (pages never refuse)."""
+    try:
+        return min(max(1, int(raw or 1)), MAX_PAGE)
+    except ValueError:
+        return 1
 
 
 def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
@@ -236,6 +295,64 @@ def send_blob(sha256: str, mimetype: str, filename: str | None = None) -> Respon
     response.headers["Content-Length"] = str(store.path(sha256).stat().st_size)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     if filename:
-        safe = filename.replace('"', "")
-        response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+        response.headers["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the exact name as ``filename*=UTF-8''...``.
+
+    ``filename`` may hold any Unicode (Cyrillic, Chinese, emoji); a header is Latin-1, so the name is
+    never put into it raw. Control characters, quotes and backslashes never reach the ASCII fallback.
+    """
+    name = input_rules.clean_filename(filename) or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ascii_name = "".join(c if c.isalnum() or c in "._-+ ()" else "_" for c in ascii_name).strip(" .") or "download"
+    if "." in name and "." not in ascii_name:
+        ascii_name += "." + "".join(c for c in name.rsplit(".", 1)[1] if c.isascii() and c.isalnum())
+    header = f'{disposition}; filename="{ascii_name}"'
+    if ascii_name != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+def public_base_url() -> str:
+    """The hub's own address for documents (OKH, OKW, agent configs): COSMOLOC_BASE_URL, never the Host header.
+
+    A request's Host is the caller's to choose; a document built from it would point a reader (or a
+    lab's agent) wherever the caller likes.
+    """
+    return str(current_app.config["COSMOLOC"].base_url).rstrip("/") or DEFAULT_BASE_URL
+
+
+def _tile_source() -> str:
+    """The origin of the map tiles (COSMOLOC_TILE_URL), as a CSP source; '{s}' subdomains become a wildcard."""
+    parts = urlsplit(str(current_app.config["COSMOLOC"].tile_url))
+    if not parts.scheme or not parts.netloc:
+        return ""
+    host = parts.netloc.replace("{s}", "*")
+    if "{" in host:
+        return ""
+    return f"{parts.scheme}://{host}"
+
+
+#: pages: scripts, styles, fonts, forms and fetches from the hub itself only (no inline script or style),
+#: images also from the map's tile server; nobody may frame a page (clickjacking)
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {tiles}; "
+               "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+               "frame-ancestors 'none'")
+#: everything else (JSON, downloads, files): nothing runs, even when a browser is tricked into rendering it
+DOCUMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
+def security_headers(response: Response) -> Response:
+    """Set the headers every answer carries: CSP, nosniff, no framing, a referrer kept to this origin."""
+    if response.mimetype == "text/html":
+        policy = PAGE_POLICY.format(tiles=_tile_source()).replace("  ", " ")
+    else:
+        policy = DOCUMENT_POLICY
+    response.headers.setdefault("Content-Security-Policy", policy)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response

@@ -22,7 +22,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
-    413: "Upload too large",
+    413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
@@ -71,6 +71,17 @@ def problem(status: int, code: str, detail: str, errors: dict[str, Any] | None =
     return response
 
 
+def too_large_detail() -> str:
+    """Why a body was refused as too large: an upload's limit in MB, any other body's (JSON) in bytes."""
+    from flask import current_app
+
+    settings = current_app.config["COSMOLOC"]
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return f"The upload is larger than the limit of {settings.max_upload_mb} MB."
+    return (f"The body is larger than the limit of {settings.limit_int('json_body_bytes')} bytes; "
+            "files are sent as multipart/form-data uploads.")
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -94,7 +105,7 @@ def init_app(app: Flask) -> None:
         code = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         detail = exc.description or TITLES.get(status, "Error")
         if status == 413:
-            detail = f"The upload is larger than the limit of {app.config['COSMOLOC'].max_upload_mb} MB."
+            detail = too_large_detail()
         return problem(status, code, detail)
 
     @app.errorhandler(Exception)

@@ -6,12 +6,13 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from server.accounts.models import Account, ApiToken
+from server.input_rules import Name
 
 
 class NewAccount(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
     @field_validator("email")
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from server.accounts.models import Account, ApiToken
 from server.db import utcnow
 from server.errors import ApiError, invalid
+from server.input_rules import check_name
 
 PERSONAL_TOKEN_PREFIX = "clp_"
 MIN_PASSWORD = 8
@@ -25,13 +26,16 @@ def hash_token(token: str) -> str:
 
 def create_account(session: Session, email: str, password: str, name: str) -> Account:
     """Create an account; 409 ``email_taken`` if the address is in use, 422 for a weak password."""
-    email = email.strip().lower()
+    email, name = email.strip().lower(), check_name(name.strip(), "name", "The name")
+    if not 1 <= len(name) <= 200 or len(email) > 320:  # the columns' sizes: the web form reaches here unchecked
+        raise invalid("A name is 1 to 200 characters and an email address at most 320.",
+                      {"name": ["1 to 200 characters"]})
     if len(password) < MIN_PASSWORD:
         raise invalid(f"The password needs at least {MIN_PASSWORD} characters.",
                       {"password": [f"at least {MIN_PASSWORD} characters"]}, code="weak_password")
     if session.scalar(select(Account.id).where(Account.email == email)) is not None:
         raise ApiError(409, "email_taken", "An account with this email already exists.")
-    account = Account(email=email, name=name.strip(), password_hash=_hasher.hash(password))
+    account = Account(email=email, name=name, password_hash=_hasher.hash(password))
     session.add(account)
     try:
         with session.begin_nested():

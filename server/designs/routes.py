@@ -11,7 +11,18 @@ from design_commons import okh
 from design_commons.sandbox import validate_isolated
 from server.designs import schemas, service
 from server.designs.processing import queue_validation
-from server.edge import current_account, db, idempotent, list_response, page_args, paginate, send_blob, tracked_store
+from server.edge import (
+    content_disposition,
+    current_account,
+    db,
+    idempotent,
+    list_response,
+    page_args,
+    paginate,
+    public_base_url,
+    send_blob,
+    tracked_store,
+)
 from server.errors import invalid, not_found
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
@@ -37,7 +48,7 @@ def publish() -> tuple[dict[str, Any], int]:
     form = request.form
     design = service.publish(db(), tracked_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
-                             form.get("unit"), _uploads())
+                             form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"))
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
@@ -82,10 +93,9 @@ def get_okh(design_id: int) -> Any:
     design = service.get_design(db(), design_id)
     body = _full(design)
     latest = body["versions"][-1]
-    base = hub().settings.base_url or request.host_url.rstrip("/")
-    text = okh.build_manifest(body, latest, base)
+    text = okh.build_manifest(body, latest, public_base_url())
     return Response(text, mimetype="application/toml",
-                    headers={"Content-Disposition": f'inline; filename="okh-design-{design.id}.toml"'})
+                    headers={"Content-Disposition": content_disposition(f"okh-design-{design.id}.toml", "inline")})
 
 
 @bp.get("/files/<int:file_id>")

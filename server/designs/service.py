@@ -15,6 +15,7 @@ from server.accounts.models import Account
 from server.db import utcnow
 from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
 from server.errors import ApiError, invalid, not_found
+from server.input_rules import MAX_DB_INT, check_name, clean_filename
 from server.storage import BlobStore
 
 MAX_TAGS = 20
@@ -75,7 +76,7 @@ def store_uploads(session: Session, store: BlobStore, uploads: list[Upload]) -> 
         raise invalid(f"At most {MAX_FILES} files per version.", {"files": [f"at most {MAX_FILES}"]})
     stored = []
     for up in uploads:
-        name = (up.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        name = clean_filename(up.filename or "")  # no path, no control characters
         if not name:
             raise invalid("Every file needs a name.", {"files": ["a file has no name"]})
         sha, size, created = store.put_stream(up.stream)
@@ -126,11 +127,20 @@ def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
 
 def publish(session: Session, store: BlobStore, owner: Account, title: str, license_raw: str,
             description: str = "", tags_raw: str | None = None, derived_from: str | None = None,
-            unit_raw: str | None = None, uploads: list[Upload] | None = None) -> Design:
-    """Publish a new design with its first version. Raises ApiError (422) before storing anything."""
+            unit_raw: str | None = None, uploads: list[Upload] | None = None,
+            max_description: int = 20_000) -> Design:
+    """Publish a new design with its first version. Raises ApiError (422) before storing anything.
+
+    ``max_description``: the longest description in characters (the ``description_chars`` limit).
+    """
     title = (title or "").strip()
     if not title or len(title) > 200:
         raise invalid("A design needs a title of 1 to 200 characters.", {"title": ["required, at most 200 characters"]})
+    check_name(title, "title", "The title")
+    description = (description or "").strip()
+    if len(description) > max_description:
+        raise invalid(f"A description is at most {max_description} characters.",
+                      {"description": [f"at most {max_description} characters"]})
     licence_id = check_licence(license_raw)
     tags = parse_tags(tags_raw)
     unit = parse_unit(unit_raw)
@@ -138,6 +148,8 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     if derived_from not in (None, ""):
         try:
             parent_id = int(str(derived_from))
+            if not 1 <= parent_id <= MAX_DB_INT:
+                raise ValueError(parent_id)
         except ValueError:
             raise invalid("derived_from must be a design id.", {"derived_from": ["not an id"]}) from None
         if session.get(Design, parent_id) is None:

@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from server.db import utcnow
-from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
+from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate, public_base_url
 from server.errors import invalid
 from server.fablabs import okw, schemas, service
+from server.input_rules import finite_float
 
 bp = Blueprint("fablabs_api", __name__, url_prefix="/api/v1")
 
@@ -91,16 +92,17 @@ def rotate_token(lab_id: int) -> Any:
 def okw_record(lab_id: int) -> Any:
     lab = service.get_lab(db(), lab_id)
     online = service.is_online(lab.last_seen_at, utcnow(), _settings().node_stale_after_s)
-    base = _settings().base_url or request.host_url.rstrip("/")
-    return jsonify(okw.facility_record(lab, online, base))
+    return jsonify(okw.facility_record(lab, online, public_base_url()))
 
 
 @bp.get("/fablabs/<int:lab_id>/history")
 def machine_history(lab_id: int) -> Any:
     lab = service.get_lab(db(), lab_id)
     try:
-        hours = min(float(request.args.get("hours", 24)), 24 * 7)
+        hours = finite_float(request.args.get("hours", "24"))
     except ValueError:
         raise invalid("hours must be a number.", code="invalid_query") from None
+    if not 0 < hours <= 24 * 7:
+        raise invalid("hours must be above 0 and at most 168 (a week).", code="invalid_query")
     since = utcnow() - dt.timedelta(hours=hours)
     return jsonify({"since": since.isoformat(), "machines": service.history(db(), lab, since)})

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from design_commons.validation import PROCESSES  # the one vocabulary; others import it from here too
 from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
+from server.input_rules import Name
 
 
 def _check_materials(values: list[str]) -> list[str]:
@@ -36,7 +37,7 @@ def _check_volume(v: tuple[float, float, float]) -> tuple[float, float, float]:
 class MachineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     process: str
     build_volume_mm: tuple[float, float, float]
     materials: list[str] = Field(default_factory=list, max_length=100)
@@ -59,7 +60,7 @@ class MachineIn(BaseModel):
 
 class FablabIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: LabKind
     description: str = Field(default="", max_length=5000)
     latitude: float | None = Field(default=None, ge=-90, le=90)
@@ -71,7 +72,7 @@ class FablabIn(BaseModel):
 
 class FablabPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     kind: LabKind | None = None
     description: str | None = Field(default=None, max_length=5000)
     latitude: float | None = Field(default=None, ge=-90, le=90)
@@ -88,7 +89,7 @@ class MachineReport(BaseModel):
     key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     state: MachineState
     queue_length: int = Field(default=0, ge=0, le=100_000)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     process: str | None = None
     build_volume_mm: tuple[float, float, float] | None = None
     materials: list[str] | None = Field(default=None, max_length=100)

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.fablabs.schemas import PROCESSES
+from server.input_rules import MAX_DB_INT, DbId
 from server.orders.models import Job, JobState, Order
 
 # A lab sees where to deliver once it has taken the job; before, only the area (and its distance).
@@ -24,8 +25,8 @@ class Delivery(BaseModel):
 
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    design_id: int
-    file_id: int | None = None
+    design_id: DbId
+    file_id: DbId | None = None
     quantity: int = Field(default=1, ge=1, le=10_000)
     material: str = Field(min_length=1, max_length=64)
     process: str | None = None
@@ -62,7 +63,7 @@ class ProgressBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     percent: float = Field(ge=0, le=100, allow_inf_nan=False)
     state: str | None = None
-    seq: int = Field(ge=1, le=2**31 - 1)  # the column is a 32-bit integer on PostgreSQL
+    seq: int = Field(ge=1, le=MAX_DB_INT)  # the column is a 32-bit integer on PostgreSQL
 
     @field_validator("state")
     @classmethod

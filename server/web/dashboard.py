@@ -4,7 +4,6 @@ machines; rotating the node token; a ready agent config file."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -12,11 +11,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from server.db import utcnow
-from server.edge import db
+from server.edge import content_disposition, db, public_base_url
 from server.errors import ApiError
 from server.fablabs import agent_config, heartbeats, schemas, service
 from server.fablabs.models import Fablab, LabKind
 from server.fablabs.schemas import Heartbeat
+from server.input_rules import finite_float
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
 from server.orders.models import JobState
@@ -102,10 +102,7 @@ def decline_job(lab_id: int, job_id: int) -> Any:
 @sign_in_required
 def job_progress(lab_id: int, job_id: int) -> Any:
     try:
-        percent = float(request.form.get("percent", "0"))
-        if not math.isfinite(percent):  # min/max would turn NaN into 100 %
-            raise ValueError(percent)
-        percent = min(max(percent, 0.0), 100.0)
+        percent = min(max(finite_float(request.form.get("percent", "0")), 0.0), 100.0)
     except ValueError:
         flash("Progress is a number from 0 to 100.", "error")
         return redirect(url_for("web.dashboard"), code=303)
@@ -189,6 +186,5 @@ def report_machines(lab_id: int) -> Any:
 @sign_in_required
 def agent_toml(lab_id: int) -> Response:
     lab = _own_lab(lab_id)
-    hub_url = settings().base_url or request.host_url.rstrip("/")
-    return Response(agent_config.render(lab, hub_url, driver="manual", accept="manual"), mimetype="application/toml",
-                    headers={"Content-Disposition": f'attachment; filename="lab-{lab.id}.toml"'})
+    return Response(agent_config.render(lab, public_base_url(), driver="manual", accept="manual"),
+                    mimetype="application/toml", headers={"Content-Disposition": content_disposition(f"lab-{lab.id}.toml")})

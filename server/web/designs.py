@@ -9,7 +9,7 @@ from design_commons import licences
 from design_commons.units import STATED_UNITS
 from server.designs import schemas, service
 from server.designs.processing import queue_validation
-from server.edge import db, paginate, tracked_store
+from server.edge import db, page_number, paginate, tracked_store
 from server.errors import ApiError
 from server.web.site import bp, form_page, hub, sign_in_required, signed_in
 
@@ -37,10 +37,7 @@ def _store() -> Any:
 @bp.get("/designs")
 def gallery() -> Any:
     args = request.args
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(args.get("page"))
     process = args.get("process") or None
     if process not in service.PROCESSES:
         process = None
@@ -62,7 +59,7 @@ def publish() -> Any:
     try:
         design = service.publish(db(), _store(), signed_in(), form.get("title", ""), form.get("license", ""),
                                  form.get("description", ""), form.get("tags"), form.get("derived_from") or None,
-                                 form.get("unit"), _uploads())
+                                 form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"))
         db().commit()
     except ApiError as exc:
         return form_page("designs/new.html", exc, **licence_choices())

@@ -8,6 +8,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from server.errors import too_large_detail
 from server.web.site import error_title
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,7 @@ def web_error_page(exc: BaseException) -> Any:
     elif status == 404:
         detail = "There is nothing at this address. It may have moved, or the link may be mistyped."
     elif status == 413:
-        from flask import current_app
-
-        detail = f"The upload is larger than the limit of {current_app.config['COSMOLOC'].max_upload_mb} MB."
+        detail = too_large_detail()
     elif status >= 500:
         detail = "The hub ran into a problem and it has been logged. Please try again in a moment."
     else:

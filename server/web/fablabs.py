@@ -7,10 +7,11 @@ from typing import Any
 from flask import render_template, request
 
 from server.db import utcnow
-from server.edge import db, paginate
+from server.edge import db, page_number, paginate
 from server.errors import ApiError
 from server.fablabs import schemas, service
 from server.fablabs.models import LabKind
+from server.input_rules import finite_float
 from server.web import labforms
 from server.web.charts import availability_svg
 from server.web.site import bp, form_page, secret_page, settings, sign_in_required, signed_in
@@ -29,9 +30,11 @@ def _place(args: Any) -> tuple[float, float, str] | None:
     lat, lon, place = args.get("latitude"), args.get("longitude"), (args.get("place") or "").strip()
     if lat and lon:
         try:
-            return float(lat), float(lon), place or "your location"
+            point = finite_float(lat), finite_float(lon)
         except ValueError:
-            pass
+            point = (1000.0, 1000.0)
+        if -90 <= point[0] <= 90 and -180 <= point[1] <= 180:
+            return point[0], point[1], place or "your location"
     if place:
         where = service.resolve_location(None, None, place)
         return where.latitude, where.longitude, place
@@ -41,11 +44,12 @@ def _place(args: Any) -> tuple[float, float, str] | None:
 @bp.get("/fablabs")
 def directory() -> Any:
     args = request.args
+    page = page_number(args.get("page"))
     try:
-        page = max(1, int(args.get("page", 1)))
-        radius = min(max(float(args.get("radius_km") or service.DEFAULT_RADIUS_KM), 1.0), service.MAX_RADIUS_KM)
+        radius = min(max(finite_float(args.get("radius_km") or str(service.DEFAULT_RADIUS_KM)), 1.0),
+                     service.MAX_RADIUS_KM)
     except ValueError:
-        page, radius = 1, service.DEFAULT_RADIUS_KM
+        radius = service.DEFAULT_RADIUS_KM
     process = args.get("process") or None
     if process not in schemas.PROCESSES:
         process = None

@@ -8,6 +8,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.errors import invalid
 from server.fablabs.schemas import FablabIn, FablabPatch, MachineIn
+from server.input_rules import finite_float
 
 MAX_ROWS = 50
 WORDS = {"name": "Give the lab a name.", "kind": "Choose what kind of place the lab is.",
@@ -22,7 +23,7 @@ def _float(raw: str | None, what: str) -> float | None:
     if not raw:
         return None
     try:
-        return float(raw)
+        return finite_float(raw)
     except ValueError:
         raise invalid(f"{what} must be a number.", {what: ["not a number"]}) from None
 

@@ -10,9 +10,10 @@ from werkzeug.datastructures import MultiDict
 from server.db import utcnow
 from server.designs import service as designs
 from server.designs.models import Design
-from server.edge import db, paginate
+from server.edge import db, page_number, paginate
 from server.errors import ApiError, invalid
 from server.fablabs.service import resolve_location
+from server.input_rules import MAX_DB_INT, finite_float
 from server.orders import matching, schemas, service
 from server.orders.models import Order, OrderStatus
 from server.web.site import bp, form_page, rules, sign_in_required, signed_in
@@ -30,9 +31,12 @@ def _number(values: MultiDict[str, str], name: str, kind: type, default: Any = N
     if not raw:
         return default
     try:
-        return kind(raw)
+        value = finite_float(raw) if kind is float else kind(raw)
     except ValueError:
         raise invalid(FIELD_WORDS.get(name, f"{name} must be a number."), {name: ["not a number"]}) from None
+    if kind is int and not -MAX_DB_INT <= value <= MAX_DB_INT:
+        raise invalid(FIELD_WORDS.get(name, f"{name} is out of range."), {name: ["out of range"]})
+    return value
 
 
 def parse_order_form(values: MultiDict[str, str], design: Design) -> tuple[schemas.NewOrder, Any]:
@@ -118,10 +122,7 @@ def place(design_id: int) -> Any:
 @bp.get("/orders")
 @sign_in_required
 def my_orders() -> Any:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     rows, total = paginate(db(), service.citizen_orders(signed_in()), page, PER_PAGE)
     return render_template("orders/list.html", orders=rows, page=page, pages=max(1, -(-total // PER_PAGE)), total=total)
 
