@@ -252,7 +252,7 @@ def test_a_hostile_lab_or_machine_name_stays_a_string_in_the_agent_config(app: A
     r = web.get(f"/dashboard/labs/{lab_id}/agent.toml")
     assert r.status_code == 200
     doc = tomllib.loads(r.text)
-    assert doc["hub"] == "http://localhost" and "evil" not in doc
+    assert doc["hub"] == "http://127.0.0.1:5000" and "evil" not in doc  # COSMOLOC_BASE_URL unset: the default
     assert [(m["key"], m["name"], m["process"]) for m in doc["machines"]] == [("p1", machine_name, "fdm")]
 
 
