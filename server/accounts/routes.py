@@ -8,11 +8,13 @@ from flask import Blueprint, jsonify
 from server.accounts import schemas, service
 from server.edge import current_account, db, idempotent, json_body
 from server.errors import ApiError
+from server.ratelimits import signin_limits, signup_limit
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/accounts")
+@signup_limit
 @idempotent("accounts")
 def create_account() -> tuple[dict[str, Any], int]:
     body = json_body(schemas.NewAccount)
@@ -21,6 +23,7 @@ def create_account() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/auth/tokens")
+@signin_limits
 def create_token() -> Any:
     body = json_body(schemas.Credentials)
     account = service.authenticate(db(), body.email, body.password)

@@ -13,6 +13,7 @@ from server.designs import schemas, service
 from server.designs.processing import queue_validation
 from server.edge import current_account, db, idempotent, list_response, page_args, paginate, send_blob, tracked_store
 from server.errors import invalid, not_found
+from server.ratelimits import validate_limit
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
 
@@ -117,6 +118,7 @@ def file_manufacturing(file_id: int) -> Response:
 
 
 @bp.post("/validate")
+@validate_limit
 def validate_upload() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:

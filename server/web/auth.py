@@ -8,6 +8,7 @@ from flask import redirect, render_template, request, session, url_for
 from server.accounts import service
 from server.edge import db
 from server.errors import ApiError
+from server.ratelimits import signin_limits, signup_limit
 from server.web.site import bp, form_page, safe_next, secret_page, sign_in_required, signed_in
 
 
@@ -17,6 +18,7 @@ def _start_session(account: Any) -> None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@signup_limit
 def signup() -> Any:
     if request.method == "GET":
         return render_template("auth/signup.html", form={}, next=request.args.get("next", ""))
@@ -34,6 +36,7 @@ def signup() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@signin_limits
 def login() -> Any:
     if request.method == "GET":
         return render_template("auth/login.html", form={}, next=request.args.get("next", ""))
