@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=settings.limit_int("session_max_age_s"),  # the cookie; the hub ends the session itself
         JSON_SORT_KEYS=False,
         COSMOLOC=settings,
     )

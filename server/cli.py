@@ -146,7 +146,7 @@ def demo(host: str, port: int) -> None:
     start_agents(configs)
     say(f"started {len(configs)} simulated lab agents (logs under the data dir's demo-agents/)")
     say(f"cosmoloc demo: http://{host}:{port}/")
-    say("  designer: demo@cosmoloc.example / demo-password   operator: operator@cosmoloc.example / demo-password")
+    say("  designer: demo@cosmoloc.example / demo-lathe-kettle   operator: operator@cosmoloc.example / demo-lathe-kettle")
     _serve(host, port, 1)
 
 

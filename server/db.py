@@ -67,6 +67,27 @@ def utcnow() -> dt.datetime:
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
 
 
+@contextmanager
+def read_then_release(session: Session) -> Iterator[None]:
+    """Run the block in a read transaction (deferred on SQLite) and end it on leaving.
+
+    For a request that must do slow work on what it reads before it writes (argon2 takes ~0.3 s):
+    read here, do the slow work after the block with no transaction open, then write. Holding
+    SQLite's only write lock (or a PostgreSQL transaction) through the slow work would make
+    every other writer wait. Objects loaded in the block are expired when it ends: take plain
+    values out of it. The session must have nothing pending when the block starts.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("read_then_release on a session with unsaved changes")
+    session.rollback()  # a transaction begun earlier in this request began as a write
+    token = write_intent.set(False)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+        session.rollback()
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; on SQLite switch on WAL, foreign keys and immediate write transactions."""
     if url.startswith("sqlite"):

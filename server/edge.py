@@ -97,7 +97,7 @@ def bearer_token() -> str | None:
 def current_account(required: bool = True) -> Any:
     """The account acting on this request: a personal bearer token, or the web session."""
     if "account" not in g:
-        from server.accounts import service
+        from server.accounts import service, sessions
 
         token = bearer_token()
         account = None
@@ -108,20 +108,21 @@ def current_account(required: bool = True) -> Any:
         elif not request.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
             # The API's writes take bearer tokens only: a browser's session cookie may read through the API
             # (the pages poll it) but never change anything there, since the API has no CSRF token.
-            account_id = _session_account_id()
-            if account_id is not None:
-                account = service.get_account(db(), account_id)
+            session_id = _web_session_id()
+            if session_id is not None:
+                account = sessions.account_for(db(), session_id)
         g.account = account
     if required and g.account is None:
         raise ApiError(401, "authentication_required", "Sign in or send a personal token: Authorization: Bearer <token>.")
     return g.account
 
 
-def _session_account_id() -> int | None:
+def _web_session_id() -> str | None:
+    """The id of the hub-side web session this browser's (signed) cookie names, if any."""
     from flask import session as web_session
 
-    value = web_session.get("account_id")
-    return int(value) if isinstance(value, int) else None
+    value = web_session.get("sid")
+    return value if isinstance(value, str) and value else None
 
 
 def json_body(model: type[M]) -> M:

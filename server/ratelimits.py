@@ -45,6 +45,11 @@ def signin_limits(view: F) -> F:
     return limiter.shared_limit(_rate("signin_per_address"), scope="signin-address", methods=["POST"])(view)
 
 
+def password_change_limit(view: F) -> F:
+    """Per address, counted with sign-in: a stolen session must not become a password-guessing oracle."""
+    return limiter.shared_limit(_rate("signin_per_address"), scope="signin-address", methods=["POST", "PUT"])(view)
+
+
 def signup_limit(view: F) -> F:
     """Per address: new accounts from one client."""
     return limiter.shared_limit(_rate("signup_per_address"), scope="signup-address", methods=["POST"])(view)
