@@ -177,16 +177,23 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
             key = request.headers.get("Idempotency-Key")
             if key is not None and not 1 <= len(key) <= 255:
                 raise invalid("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
-            scope = ""
+            scope = request_hash = ""
             if key:
                 account = current_account(required=False)
-                scope = f"{scope_name}:{account.id if account else request.remote_addr}"
+                # Anonymous keys are not honoured: people behind one address would get each other's answers.
+                key = key if account is not None else None
+            if key:
+                scope = f"{scope_name}:{account.id}"
+                request_hash = idempotency.fingerprint(request)
                 found = idempotency.find(db(), scope, key)
                 if found is not None:
+                    if found.request_hash not in (None, request_hash):
+                        raise invalid("This Idempotency-Key was used for another request; use a new key.",
+                                      code="idempotency_key_reused")
                     return jsonify(found.body), found.status
             body, status = view(*args, **kwargs)
             if key:
-                idempotency.remember(db(), scope, key, status, body)
+                idempotency.remember(db(), scope, key, status, body, request_hash)
             try:
                 db().commit()
             except IntegrityError:

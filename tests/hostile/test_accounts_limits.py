@@ -210,3 +210,49 @@ def test_common_and_guessable_passwords_are_refused(client: Any, password: str) 
     assert body["code"] == "weak_password" and body["errors"]["password"] and len(body["detail"]) > 20
     ok = client.post("/api/v1/accounts", json={"email": email, "password": "quiet lantern orchard 42", "name": "Victim"})
     assert ok.status_code == 201  # nothing was half-written by the refusal
+
+
+def test_idempotency_keys_are_the_account_s_and_bound_to_one_request(start_hub: Any) -> None:
+    """Today a second person behind the same address, reusing a key, gets the first person's account;
+    and a key reused with another body answers the first request's result as if it were this one."""
+    from tests.server.hubproc import Client
+
+    hub = start_hub()
+    ana = sign_up(hub.url, f"ana-{uuid.uuid4().hex[:6]}@example.org", **{"Idempotency-Key": "signup"})
+    bob_email = f"bob-{uuid.uuid4().hex[:6]}@example.org"
+    bob = sign_up(hub.url, bob_email, **{"Idempotency-Key": "signup"})
+    assert ana.status_code == bob.status_code == 201
+    assert bob.json()["email"] == bob_email and bob.json()["id"] != ana.json()["id"]
+
+    operator, other = Client(hub.url, f"op-{uuid.uuid4().hex[:6]}"), Client(hub.url, f"op2-{uuid.uuid4().hex[:6]}")
+    lab = {"name": "Key Lab", "kind": "fablab", "latitude": 41.39, "longitude": 2.17,
+           "machines": [{"key": "p1", "name": "Printer", "process": "fdm", "build_volume_mm": [220, 220, 250],
+                         "materials": ["PLA"]}]}
+    key = {"Idempotency-Key": "lab-1"}
+    first = operator.post("/fablabs", json=lab, headers=key)
+    again = operator.post("/fablabs", json=lab, headers=key)
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    changed = operator.post("/fablabs", json={**lab, "name": "Another Lab"}, headers=key)
+    assert changed.status_code == 422 and changed.json()["code"] == "idempotency_key_reused", changed.text
+    theirs = other.post("/fablabs", json=lab, headers=key)  # another account's key of the same name is its own
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_idempotency_records_are_kept_a_day_then_pruned(app: Any) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from server import idempotency
+
+    now = dt.datetime.now(dt.UTC)
+    with app.extensions["cosmoloc.db"].session() as s:
+        for age_h, key in ((23, "fresh"), (25, "stale")):
+            s.add(idempotency.IdempotencyRecord(scope="t:1", key=key, status=201, body={}, request_hash="x",
+                                                created_at=now - dt.timedelta(hours=age_h)))
+    with app.extensions["cosmoloc.db"].session() as s:
+        idempotency.prune(s, now)
+    with app.extensions["cosmoloc.db"].session() as s:
+        left = s.scalars(select(idempotency.IdempotencyRecord.key)).all()
+        assert left == ["fresh"], left
+        assert s.scalar(select(func.count()).select_from(idempotency.IdempotencyRecord)) == 1
