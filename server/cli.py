@@ -65,6 +65,8 @@ def _serve(host: str, port: int, workers: int, app_factory: str = "server.app:cr
 
 def _prepare() -> None:
     """Bring the schema up to date before any worker starts (SQLite and PostgreSQL alike)."""
+    # Everything the hub writes (database, WAL, secret key, stored files, logs) is its user's alone.
+    os.umask(0o077)
     from server.config import Settings
     from server.db import make_engine
     from server.schema import upgrade

@@ -119,7 +119,10 @@ class Settings:
 
     def finish(self) -> None:
         """Fill derived defaults: the SQLite URL and the secret key kept in the data dir."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.data_dir.stat().st_mode & 0o077:
+            # the database, the secret key and every stored file are inside: the hub's user alone may enter
+            self.data_dir.chmod(0o700)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'cosmoloc.sqlite3'}"
         if self.max_upload_mb <= 0:
@@ -132,7 +135,14 @@ class Settings:
         if not self.secret_key:
             key_file = self.data_dir / "secret_key"
             if not key_file.exists():
-                key_file.write_text(secrets.token_hex(32))
+                try:  # created readable by the owner alone, never for a moment by others
+                    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # another process of this hub made it first
+                    pass
+                else:
+                    with os.fdopen(fd, "w") as out:
+                        out.write(secrets.token_hex(32))
+            elif key_file.stat().st_mode & 0o077:
                 key_file.chmod(0o600)
             self.secret_key = key_file.read_text().strip()
 

@@ -256,3 +256,51 @@ def test_idempotency_records_are_kept_a_day_then_pruned(app: Any) -> None:
         left = s.scalars(select(idempotency.IdempotencyRecord.key)).all()
         assert left == ["fresh"], left
         assert s.scalar(select(func.count()).select_from(idempotency.IdempotencyRecord)) == 1
+
+
+def test_failed_statements_never_show_their_parameters(database_url: str) -> None:
+    """A failing statement's error (what gunicorn and Flask log) names no password hash or address."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from server.db import make_engine
+
+    engine = make_engine(database_url)
+    # (PostgreSQL's own message names the duplicate key, the email; the other values must not show)
+    insert = text("INSERT INTO accounts (email, name, password_hash, created_at) VALUES (:e, :n, :h, :t)")
+    params = {"e": "victim@example.org", "n": "from 203.0.113.7", "h": "$argon2id$v=19$secret-hash",
+              "t": "2026-01-01T00:00:00+00:00"}
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, params)
+        with pytest.raises(IntegrityError) as failed, engine.begin() as conn:
+            conn.execute(insert, params)
+        message = str(failed.value)
+        assert "INSERT INTO accounts" in message  # the statement is still there to debug with
+        assert "secret-hash" not in message and "203.0.113.7" not in message, message
+    finally:
+        engine.dispose()
+
+
+def test_data_dir_database_and_secret_key_are_private(start_hub: Any) -> None:
+    """Another user on the host can read neither the SQLite file (with its WAL), the secret key nor stored files."""
+    import os
+    import stat
+
+    from tests.server.hubproc import Client, publish_cube
+
+    hub = start_hub()
+    data_dir = hub.log.parent
+    publish_cube(Client(hub.url, f"d-{uuid.uuid4().hex[:6]}"))
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700  # the test made it 0755 (for its log); the hub closed it
+    looked_at = 0
+    for root, dirs, files in os.walk(data_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            if name.startswith("hub-"):
+                continue  # the test's own log of the hub's output
+            looked_at += 1
+            assert not os.stat(path).st_mode & 0o077, (path, oct(os.stat(path).st_mode))
+        for name in dirs:
+            assert not os.stat(os.path.join(root, name)).st_mode & 0o077, name
+    assert looked_at >= 2 and (data_dir / "secret_key").exists()
