@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=settings.limit_int("session_max_age_s"),  # the cookie; the hub ends the session itself
         JSON_SORT_KEYS=False,
         COSMOLOC=settings,
     )
@@ -32,9 +33,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["cosmoloc.db"] = hub.db
     app.extensions["cosmoloc.store"] = hub.store
 
-    from server import edge, errors
+    if settings.trusted_proxies > 0:
+        # Only behind proxies the deployment names: otherwise X-Forwarded-For is the client's to forge.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+
+    from server import edge, errors, ratelimits
 
     errors.init_app(app)
+    ratelimits.init_app(app)
     edge.init_app(app)
 
     from server.accounts.routes import bp as accounts_api

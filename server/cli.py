@@ -94,6 +94,8 @@ def _default_base_url(host: str, port: int) -> None:
 
 def _prepare() -> None:
     """Bring the schema up to date before any worker starts (SQLite and PostgreSQL alike)."""
+    # Everything the hub writes (database, WAL, secret key, stored files, logs) is its user's alone.
+    os.umask(0o077)
     from server.config import Settings
     from server.db import make_engine
     from server.schema import upgrade
@@ -181,7 +183,7 @@ def demo(host: str, port: int) -> None:
     start_agents(configs)
     say(f"started {len(configs)} simulated lab agents (logs under the data dir's demo-agents/)")
     say(f"cosmoloc demo: http://{host}:{port}/")
-    say("  designer: demo@cosmoloc.example / demo-password   operator: operator@cosmoloc.example / demo-password")
+    say("  designer: demo@cosmoloc.example / demo-lathe-kettle   operator: operator@cosmoloc.example / demo-lathe-kettle")
     _serve(host, port, 1)
 
 

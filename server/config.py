@@ -30,6 +30,14 @@ DEFAULT_LIMITS: dict[str, str] = {
     "orders_per_account_hour": "30",  # orders one citizen may place in any 60 minutes
     # free text
     "description_chars": "20000",  # a design's description longer than this is a 422 (a lab's: 5000)
+    # attempts per client address (the socket peer, see COSMOLOC_TRUSTED_PROXIES) and per account;
+    # past one: 429 rate_limited with Retry-After. A whole office behind one NAT shares an address.
+    "signin_per_address": "30/minute;300/hour",  # sign-in attempts (API tokens and /login), right or wrong
+    "signin_per_account": "10/minute;50/hour",  # wrong passwords for one email, from anywhere
+    "signup_per_address": "5/minute;20/hour",  # new accounts (API and /signup)
+    "validate_per_address": "10/minute;100/hour",  # anonymous POST /api/v1/validate sandboxes
+    # web sessions end this long after sign-in (seconds; signing out or changing the password ends them sooner)
+    "session_max_age_s": "1209600",
 }
 
 
@@ -44,6 +52,16 @@ def parse_limits(raw: str) -> dict[str, str]:
             raise ConfigError(f"COSMOLOC_LIMITS: unknown limit {name!r} (known: {', '.join(sorted(DEFAULT_LIMITS))})")
         out[name] = value
     return out
+
+
+def _check_rate(name: str, value: str) -> None:
+    """A rate must read as flask-limiter reads it (``10/minute;100/hour``), or the hub does not start."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"COSMOLOC_LIMITS: {name} must be a rate such as 10/minute;100/hour, got {value!r}") from None
 
 
 def _int(name: str, default: int) -> int:
@@ -75,6 +93,8 @@ class Settings:
     sweeper_interval_s: float = 2.0
     # map tiles of the web pages' lab map ({z}/{x}/{y} template)
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # how many reverse proxies in front of the hub append to X-Forwarded-For (0: the socket peer is the client)
+    trusted_proxies: int = 0
     # the bounds of DEFAULT_LIMITS, with any changes from COSMOLOC_LIMITS or overrides applied
     limits: dict[str, str] = field(default_factory=dict)
 
@@ -93,6 +113,7 @@ class Settings:
             "base_url": os.environ.get("COSMOLOC_BASE_URL", ""),
             "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             "limits": parse_limits(os.environ.get("COSMOLOC_LIMITS", "")),
+            "trusted_proxies": _int("COSMOLOC_TRUSTED_PROXIES", 0),
         }
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():
@@ -109,7 +130,10 @@ class Settings:
 
     def finish(self) -> None:
         """Fill derived defaults: the SQLite URL and the secret key kept in the data dir."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.data_dir.stat().st_mode & 0o077:
+            # the database, the secret key and every stored file are inside: the hub's user alone may enter
+            self.data_dir.chmod(0o700)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'cosmoloc.sqlite3'}"
         if self.max_upload_mb <= 0:
@@ -117,10 +141,19 @@ class Settings:
         for name, value in self.limits.items():
             if "/" not in DEFAULT_LIMITS[name] and not value.isdigit():
                 raise ConfigError(f"COSMOLOC_LIMITS: {name} must be a whole number, got {value!r}")
+            if "/" in DEFAULT_LIMITS[name]:
+                _check_rate(name, value)
         if not self.secret_key:
             key_file = self.data_dir / "secret_key"
             if not key_file.exists():
-                key_file.write_text(secrets.token_hex(32))
+                try:  # created readable by the owner alone, never for a moment by others
+                    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:  # another process of this hub made it first
+                    pass
+                else:
+                    with os.fdopen(fd, "w") as out:
+                        out.write(secrets.token_hex(32))
+            elif key_file.stat().st_mode & 0o077:
                 key_file.chmod(0o600)
             self.secret_key = key_file.read_text().strip()
 

@@ -20,7 +20,7 @@ from server.designs.models import Design
 from server.hub import Hub
 
 DEMO_EMAIL = "demo@cosmoloc.example"
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-lathe-kettle"
 
 
 def _stl(mesh: trimesh.Trimesh) -> bytes:

@@ -26,7 +26,7 @@ from server.fablabs.schemas import FablabIn, MachineIn
 from server.hub import Hub
 
 OPERATOR_EMAIL = "operator@cosmoloc.example"
-OPERATOR_PASSWORD = "demo-password"
+OPERATOR_PASSWORD = "demo-lathe-kettle"
 
 class MachineSpec(TypedDict):
     process: str

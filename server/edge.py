@@ -147,7 +147,7 @@ def bearer_token() -> str | None:
 def current_account(required: bool = True) -> Any:
     """The account acting on this request: a personal bearer token, or the web session."""
     if "account" not in g:
-        from server.accounts import service
+        from server.accounts import service, sessions
 
         token = bearer_token()
         account = None
@@ -158,20 +158,21 @@ def current_account(required: bool = True) -> Any:
         elif not request.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
             # The API's writes take bearer tokens only: a browser's session cookie may read through the API
             # (the pages poll it) but never change anything there, since the API has no CSRF token.
-            account_id = _session_account_id()
-            if account_id is not None:
-                account = service.get_account(db(), account_id)
+            session_id = _web_session_id()
+            if session_id is not None:
+                account = sessions.account_for(db(), session_id)
         g.account = account
     if required and g.account is None:
         raise ApiError(401, "authentication_required", "Sign in or send a personal token: Authorization: Bearer <token>.")
     return g.account
 
 
-def _session_account_id() -> int | None:
+def _web_session_id() -> str | None:
+    """The id of the hub-side web session this browser's (signed) cookie names, if any."""
     from flask import session as web_session
 
-    value = web_session.get("account_id")
-    return int(value) if isinstance(value, int) else None
+    value = web_session.get("sid")
+    return value if isinstance(value, str) and value else None
 
 
 def json_body(model: type[M]) -> M:
@@ -235,16 +236,23 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
             key = request.headers.get("Idempotency-Key")
             if key is not None and not 1 <= len(key) <= 255:
                 raise invalid("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
-            scope = ""
+            scope = request_hash = ""
             if key:
                 account = current_account(required=False)
-                scope = f"{scope_name}:{account.id if account else request.remote_addr}"
+                # Anonymous keys are not honoured: people behind one address would get each other's answers.
+                key = key if account is not None else None
+            if key:
+                scope = f"{scope_name}:{account.id}"
+                request_hash = idempotency.fingerprint(request)
                 found = idempotency.find(db(), scope, key)
                 if found is not None:
+                    if found.request_hash not in (None, request_hash):
+                        raise invalid("This Idempotency-Key was used for another request; use a new key.",
+                                      code="idempotency_key_reused")
                     return jsonify(found.body), found.status
             body, status = view(*args, **kwargs)
             if key:
-                idempotency.remember(db(), scope, key, status, body)
+                idempotency.remember(db(), scope, key, status, body, request_hash)
             try:
                 db().commit()
             except IntegrityError:

@@ -83,6 +83,13 @@ PATHS: dict[str, Any] = {
         "required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"],
                                                                       "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}},
         auth=False)},
+    "/api/v1/account/password": {"put": _op(
+        "Change the password: every web session of the account ends; personal tokens too if revoke_tokens",
+        {"200": {"description": "Changed", "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "sessions_ended": {"type": "integer"}, "tokens_revoked": {"type": "integer"}}}}}}}, {
+        "required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["current_password", "new_password"],
+                                                                      "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"},
+                                                                                     "revoke_tokens": {"type": "boolean"}}}}}})},
     "/api/v1/designs": {
         "post": _op("Publish a design", {"201": _json("Design", "Created")}, MULTIPART_DESIGN),
         "get": _op("Browse and search designs", {"200": _json("DesignList")},

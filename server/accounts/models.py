@@ -36,3 +36,18 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
     account: Mapped[Account] = relationship(back_populates="tokens")
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its sha256 is kept here.
+
+    Deleting the row signs that browser out even if someone copied its cookie; changing the
+    password deletes every row of the account ("sign out everywhere").
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

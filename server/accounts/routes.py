@@ -8,11 +8,13 @@ from flask import Blueprint, jsonify
 from server.accounts import schemas, service
 from server.edge import current_account, db, idempotent, json_body
 from server.errors import ApiError
+from server.ratelimits import password_change_limit, signin_limits, signup_limit
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/accounts")
+@signup_limit
 @idempotent("accounts")
 def create_account() -> tuple[dict[str, Any], int]:
     body = json_body(schemas.NewAccount)
@@ -21,6 +23,7 @@ def create_account() -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/auth/tokens")
+@signin_limits
 def create_token() -> Any:
     body = json_body(schemas.Credentials)
     account = service.authenticate(db(), body.email, body.password)
@@ -34,6 +37,16 @@ def create_token() -> Any:
 @bp.get("/account")
 def me() -> Any:
     return jsonify(schemas.account_json(current_account()))
+
+
+@bp.put("/account/password")
+@password_change_limit
+def change_password() -> Any:
+    body = json_body(schemas.PasswordChange)
+    changed = service.change_password(db(), current_account(), body.current_password, body.new_password,
+                                      revoke_tokens=body.revoke_tokens)
+    db().commit()
+    return jsonify(changed)
 
 
 @bp.get("/auth/tokens")

@@ -30,6 +30,12 @@ class Credentials(BaseModel):
     name: str = Field(default="", max_length=100)  # a label for the token
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+    revoke_tokens: bool = False  # personal tokens stay valid unless asked
+
+
 def account_json(account: Account) -> dict[str, Any]:
     return {"id": account.id, "email": account.email, "name": account.name}
 

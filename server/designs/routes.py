@@ -24,6 +24,7 @@ from server.edge import (
     tracked_store,
 )
 from server.errors import invalid, not_found
+from server.ratelimits import validate_limit
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
 
@@ -127,6 +128,7 @@ def file_manufacturing(file_id: int) -> Response:
 
 
 @bp.post("/validate")
+@validate_limit
 def validate_upload() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:

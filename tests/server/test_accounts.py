@@ -56,12 +56,13 @@ def test_garbage_token_is_401(client):
     assert client.get("/api/v1/account").status_code == 401
 
 
-def test_idempotency_key_returns_first_answer(client):
+def test_anonymous_idempotency_key_is_not_honoured(client):
+    """API.md "Limits and refusals": keys are scoped to the account, so a sign-up's key replays nothing."""
     payload = {"email": "eve@example.org", "password": "long enough pw", "name": "Eve"}
     first = client.post("/api/v1/accounts", json=payload, headers={"Idempotency-Key": "k1"})
     again = client.post("/api/v1/accounts", json=payload, headers={"Idempotency-Key": "k1"})
-    assert first.status_code == again.status_code == 201
-    assert first.get_json() == again.get_json()
+    assert first.status_code == 201
+    assert again.status_code == 409 and again.get_json()["code"] == "email_taken"
 
 
 def test_openapi_document(client):

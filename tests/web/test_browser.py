@@ -38,6 +38,7 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from server.config import Settings
     from server.db import make_engine
     from server.schema import upgrade
+    from tests.conftest import ROOMY_LIMITS
 
     tmp = tmp_path_factory.mktemp("hub")
     url = f"sqlite:///{tmp / 'hub.sqlite3'}"
@@ -45,7 +46,7 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade(engine)
     engine.dispose()
     settings = Settings.from_env(data_dir=tmp / "data", database_url=url, sweeper_interval_s=1.0, secret_key="browser-test",
-                                 max_upload_mb=20)
+                                 max_upload_mb=20, limits=ROOMY_LIMITS)
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
