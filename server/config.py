@@ -19,6 +19,15 @@ DEFAULT_LIMITS: dict[str, str] = {
     # request bodies and their shape
     "json_body_bytes": "1048576",  # a JSON body over this is a 413 before it is parsed
     "json_depth": "64",  # JSON nested deeper is a 422
+    # design files and their validation
+    "sandboxes": "2",  # sandboxed validations at once per process (/validate and background alike), up to 2 GiB each
+    "sandbox_wait_s": "2",  # how long POST /validate waits for a free sandbox before 503 busy
+    "sandbox_seconds": "60",  # CPU seconds one sandboxed validation may use (the wall-clock bound is 2x + 10 s)
+    "validations_running_per_account": "1",  # in-process: one account's files validated at once, others take turns
+    "pending_validations_per_account": "20",  # files of one account waiting for validation; more is a 429
+    "stored_mb_per_account": "2048",  # bytes of design files one account may keep; more is a 413
+    "orphan_blob_grace_s": "1800",  # a stored file no row points at is removed once older than this
+    "blob_sweep_interval_s": "300",  # how often each hub process looks for such files (0: never)
 }
 
 
