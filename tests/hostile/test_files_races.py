@@ -210,7 +210,7 @@ def test_a_failing_upload_never_removes_bytes_a_concurrent_upload_keeps(start_hu
     for round_ in range(12):
         data = cube_stl(30 + round_ * 0.5)
 
-        def failing() -> requests.Response:  # stored first, then refused for its nameless second file
+        def failing(data: bytes = data) -> requests.Response:  # a nameless second file: refused
             return bad.post("/designs", data={"title": "Bad", "license": LICENCE},
                             files=[("files", ("cube.stl", data)), ("files", ("", b"x"))])
 
