@@ -280,3 +280,28 @@ def test_a_time_out_verdict_is_not_copied_to_the_next_upload(hub_database: str |
         assert again["validation"]["status"] in ("passed", "warnings"), again["validation"]
     finally:
         second.stop()
+
+
+def test_a_validation_that_keeps_failing_is_marked_failed_not_left_pending(app: Any, make_user: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A background check that raises every time (a lost race, a broken worker) ends as a failed file with
+    the reason after a few tries; it never stays pending."""
+    import server.designs.processing as processing
+    import server.tasks as tasks
+
+    calls = []
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        raise RuntimeError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(processing, "validate_stored_file", broken)
+    monkeypatch.setattr(tasks.time, "sleep", lambda _s: None)
+    designer = make_user("unlucky")
+    r = designer.post("/api/v1/designs", data={"title": "Unlucky", "license": LICENCE,
+                                               "files": [(io.BytesIO(cube_stl(23)), "cube.stl")]},
+                      content_type="multipart/form-data")
+    assert r.status_code == 201
+    f = designer.get(f"/api/v1/designs/{r.get_json()['id']}").get_json()["versions"][0]["files"][0]
+    assert len(calls) == tasks.VALIDATION_ATTEMPTS
+    assert f["validation"]["status"] == "failed" and f["validation"]["issues"][0]["code"] == "validation_error"
