@@ -5,6 +5,10 @@ the hub down. The child is forked from a small server process that already impor
 parsers (multiprocessing's ``forkserver``), so starting one costs milliseconds, not an
 interpreter start. Inside, ``RLIMIT_AS`` bounds memory and ``RLIMIT_CPU`` bounds time; the
 parent also waits no longer than a wall-clock bound and kills a child that overstays.
+
+Each child may take up to ``parse_memory_mb`` and ``parse_seconds``, so a process runs at most
+a few at once: :class:`SandboxSlots` is the one counter that every caller in a process (the
+anonymous check and background validation) takes a slot from.
 """
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ import json
 import multiprocessing
 import resource
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +42,36 @@ class IsolatedResult:
     canonical: bytes | None
     canonical_ext: str | None
     thumbnail_png: bytes | None
+    #: the verdict came from a bound (time, memory, a killed child), not from the bytes alone: on a
+    #: quieter machine or with other limits the same file may pass, so it must not be reused
+    resource_limited: bool = False
+
+
+class SandboxBusy(Exception):
+    """Every sandbox slot of this process stayed taken for the whole wait."""
+
+
+class SandboxSlots:
+    """At most ``size`` sandboxed children at once in this process, shared by every caller."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("at least one sandbox slot")
+        self.size = size
+        self._slots = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def hold(self, wait_s: float | None = None) -> Iterator[None]:
+        """Hold one slot for the ``with`` block; wait ``wait_s`` seconds at most (None: as long as it takes).
+
+        Raises :class:`SandboxBusy` when no slot came free in time.
+        """
+        if not self._slots.acquire(timeout=wait_s):
+            raise SandboxBusy(f"all {self.size} sandboxes are busy")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def _context() -> Any:
@@ -88,10 +125,10 @@ def _child(src: str, filename: str, unit: str, limits: Limits, out_dir: str, thu
             pass  # the report stands; the file just has no picture
 
 
-def _failure(kind: str, fmt: str, code: str, message: str, hint: str) -> IsolatedResult:
+def _failure(kind: str, fmt: str, code: str, message: str, hint: str, resource_limited: bool = False) -> IsolatedResult:
     report = Report()
     report.error(code, message, hint)
-    return IsolatedResult(kind, fmt, report.to_dict(), {}, None, None, None)
+    return IsolatedResult(kind, fmt, report.to_dict(), {}, None, None, None, resource_limited)
 
 
 def validate_isolated(path: Path, filename: str, unit: str = "mm", limits: Limits = DEFAULT_LIMITS,
@@ -114,7 +151,7 @@ def validate_isolated(path: Path, filename: str, unit: str = "mm", limits: Limit
             proc.kill()
             proc.join()
             return _failure(kind, fmt, "parse_error", "Reading the file took longer than allowed.",
-                            "Simplify the model or export it again.")
+                            "Simplify the model or export it again.", resource_limited=True)
         out = Path(out_dir)
         result_file = out / "result.json"
         if (out / "crash").exists():
@@ -125,9 +162,11 @@ def validate_isolated(path: Path, filename: str, unit: str = "mm", limits: Limit
             if (out / "memory").exists() or proc.exitcode in (-9, -24, 1):
                 return _failure(kind, fmt, "too_large",
                                 "Reading the file needs more memory or time than the hub allows.",
-                                "Reduce the triangle or entity count, or split the design into several files.")
+                                "Reduce the triangle or entity count, or split the design into several files.",
+                                resource_limited=True)
+            # a child that died without a word was killed from outside (or by a bound): not the bytes' verdict
             return _failure(kind, fmt, "parse_error", "The file could not be read.",
-                            "Export it again from your CAD program.")
+                            "Export it again from your CAD program.", resource_limited=True)
         meta = json.loads(result_file.read_text())
         canonical = (out / "canonical").read_bytes() if (out / "canonical").exists() else None
         thumb = (out / "thumbnail.png").read_bytes() if (out / "thumbnail.png").exists() else None

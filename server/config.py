@@ -38,6 +38,15 @@ DEFAULT_LIMITS: dict[str, str] = {
     "validate_per_address": "10/minute;100/hour",  # anonymous POST /api/v1/validate sandboxes
     # web sessions end this long after sign-in (seconds; signing out or changing the password ends them sooner)
     "session_max_age_s": "1209600",
+    # design files and their validation
+    "sandboxes": "2",  # sandboxed validations at once per process (/validate and background alike), up to 2 GiB each
+    "sandbox_wait_s": "2",  # how long POST /validate waits for a free sandbox before 503 busy
+    "sandbox_seconds": "60",  # CPU seconds one sandboxed validation may use (the wall-clock bound is 2x + 10 s)
+    "validations_running_per_account": "1",  # in-process: one account's files validated at once, others take turns
+    "pending_validations_per_account": "20",  # files of one account waiting for validation; more is a 429
+    "stored_mb_per_account": "2048",  # bytes of design files one account may keep; more is a 413
+    "orphan_blob_grace_s": "1800",  # a stored file no row points at is removed once older than this
+    "blob_sweep_interval_s": "300",  # how often each hub process looks for such files (0: never)
 }
 
 

@@ -115,25 +115,18 @@ def init_app(app: Flask) -> None:
 
 
 def track_new_blob(sha256: str) -> None:
-    """Remember a file this request wrote to the store, to remove it if the request fails."""
+    """Remember a file this request wrote to the store (for logs and tests; nothing removes it)."""
     g.setdefault("new_blobs", []).append(sha256)
 
 
 def discard_new_blobs() -> None:
-    """Remove files written by a failed request that no committed row points at."""
-    new = g.pop("new_blobs", [])
-    if not new:
-        return
-    from server.designs.models import Blob
+    """Forget the files a failed request wrote; never remove them.
 
-    if "db_session" in g:
-        g.db_session.rollback()  # release our write lock before looking
-    app = current_app
-    store = app.extensions["cosmoloc.store"]
-    with app.extensions["cosmoloc.db"].session() as check:
-        for sha in new:
-            if check.get(Blob, sha) is None:
-                store.delete(sha)
+    A concurrent request may have stored the same bytes and be about to commit a row pointing at
+    them, so removing them here would lose its file. Files nothing points at are collected by the
+    periodic sweep (``server.designs.blobs.sweep_orphans``) once they are old enough.
+    """
+    g.pop("new_blobs", None)
 
 
 def bearer_token() -> str | None:

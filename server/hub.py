@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from design_commons.limits import Limits
+from design_commons.sandbox import SandboxSlots
 from server.config import Settings
 from server.db import Database
 from server.storage import BlobStore
@@ -14,9 +15,21 @@ class Hub:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.store = BlobStore(settings.files_dir)
-        self.limits = Limits(max_bytes=settings.max_upload_mb * 1024 * 1024)
+        self.limits = Limits(max_bytes=settings.max_upload_mb * 1024 * 1024,
+                             parse_seconds=settings.limit_int("sandbox_seconds"))
+        # every sandboxed child of this process (the anonymous check and background validation) takes a slot
+        self.sandboxes = SandboxSlots(settings.limit_int("sandboxes"))
         self._tasks: Any = None
         self._sweeper: Any = None
+        self._blob_sweeper: Any = None
+
+    @property
+    def upload_quota(self) -> Any:
+        """What one account may have waiting for validation and stored (designs.service.Quota)."""
+        from server.designs.service import Quota
+
+        return Quota(pending_validations=self.settings.limit_int("pending_validations_per_account"),
+                     stored_bytes=self.settings.limit_int("stored_mb_per_account") * 1024 * 1024)
 
     @property
     def rules(self) -> Any:
@@ -33,6 +46,12 @@ class Hub:
         if self._sweeper is None:
             self._sweeper = Sweeper(self.db, self.rules, interval_s)
             self._sweeper.start()
+        if self._blob_sweeper is None:
+            from server.designs.blobs import BlobSweeper
+
+            self._blob_sweeper = BlobSweeper(self.db, self.store, self.settings.limit_int("orphan_blob_grace_s"),
+                                             self.settings.limit_int("blob_sweep_interval_s"))
+            self._blob_sweeper.start()
 
     @property
     def tasks(self) -> Any:
@@ -41,7 +60,7 @@ class Hub:
             from server import tasks
 
             if self.settings.redis_url:
-                self._tasks = tasks.RQRunner(self.settings.redis_url)
+                self._tasks = tasks.RQRunner(self.settings.redis_url, self)
             elif self.settings.eager_tasks:
                 self._tasks = tasks.EagerRunner(self, 1)
             else:
@@ -51,6 +70,8 @@ class Hub:
     def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.stop()
+        if self._blob_sweeper is not None:
+            self._blob_sweeper.stop()
         if self._tasks is not None:
             self._tasks.shutdown()
         self.db.dispose()

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from design_commons import okh
-from design_commons.sandbox import validate_isolated
 from server.designs import schemas, service
 from server.designs.processing import queue_validation
 from server.edge import (
@@ -23,7 +22,7 @@ from server.edge import (
     send_blob,
     tracked_store,
 )
-from server.errors import invalid, not_found
+from server.errors import invalid, not_found, problem
 from server.ratelimits import validate_limit
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
@@ -49,10 +48,18 @@ def publish() -> tuple[dict[str, Any], int]:
     form = request.form
     design = service.publish(db(), tracked_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
-                             form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"))
+                             form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"),
+                             quota=hub().upload_quota)
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
+
+
+@bp.errorhandler(service.Busy)
+def _busy(exc: service.Busy) -> Response:
+    response = problem(exc.status, exc.code, exc.detail)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @bp.after_request
@@ -69,7 +76,7 @@ def new_version(design_id: int) -> tuple[dict[str, Any], int]:
     account = current_account()
     design = service.get_design(db(), design_id)
     design = service.add_version(db(), tracked_store(), account, design, request.form.get("changelog"),
-                                 request.form.get("unit"), _uploads())
+                                 request.form.get("unit"), _uploads(), quota=hub().upload_quota)
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
@@ -137,6 +144,8 @@ def validate_upload() -> Any:
     with tempfile.TemporaryDirectory(prefix="cosmoloc-upload-") as tmp:
         path = Path(tmp) / "upload"
         upload.save(path)
-        result = validate_isolated(path, upload.filename, unit, hub().limits, thumbnail=False)
+        settings = hub().settings
+        result = service.check_unstored(path, upload.filename, unit, hub().limits, hub().sandboxes,
+                                        settings.limit_int("sandbox_wait_s"))
     return jsonify({**result.report, "file": upload.filename, "kind": result.kind, "format": result.format,
                     "requirements": result.requirements})

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from design_commons import licences
+from design_commons.limits import Limits
+from design_commons.sandbox import IsolatedResult, SandboxBusy, SandboxSlots, validate_isolated
 from design_commons.units import STATED_UNITS, normalise_unit
 from design_commons.validation import PROCESSES, detect_format
 from server.accounts.models import Account
 from server.db import utcnow
-from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
+from server.designs.blobs import ensure_blob
+from server.designs.models import Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
 from server.errors import ApiError, invalid, not_found
 from server.input_rules import MAX_DB_INT, check_name, clean_filename
 from server.storage import BlobStore
@@ -28,6 +31,37 @@ class Upload:
 
     filename: str
     stream: IO[bytes]
+
+
+class Busy(ApiError):
+    """503 ``busy``: every sandbox of this process is taken; the client should retry after ``retry_after`` s."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(503, "busy", detail)
+        self.retry_after = retry_after
+
+
+def check_unstored(path: Path, filename: str, unit: str, limits: Limits, slots: SandboxSlots,
+                   wait_s: float) -> IsolatedResult:
+    """Validate a file without storing it, in one of the process's sandboxes.
+
+    Waits ``wait_s`` seconds at most for a free sandbox, then raises :class:`Busy`: strangers are
+    never queued without bound behind each other.
+    """
+    try:
+        with slots.hold(wait_s):
+            return validate_isolated(path, filename, unit, limits, thumbnail=False)
+    except SandboxBusy:
+        raise Busy("Every sandbox of the hub is checking a file; try again in a few seconds.",
+                   retry_after=max(1, min(30, limits.parse_seconds // 4))) from None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one account may have waiting and stored; None: no bound (the hub's own tools)."""
+
+    pending_validations: int | None = None
+    stored_bytes: int | None = None
 
 
 @dataclass
@@ -68,26 +102,65 @@ def check_licence(raw: str | None) -> str:
         raise ApiError(422, exc.code, exc.reason, {"license": [exc.reason]}) from None
 
 
-def store_uploads(session: Session, store: BlobStore, uploads: list[Upload]) -> list[StoredUpload]:
-    """Write the uploads to the store (once per sha256) and add their blob rows."""
+def _measure(up: Upload) -> tuple[int, str]:
+    """Size in bytes and kind (mesh | drawing | other) of an upload, read without storing it."""
+    stream = up.stream
+    head = stream.read(256)
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size, detect_format(up.filename, head)[0]
+
+
+def check_quota(session: Session, owner: Account, uploads: list[Upload], quota: Quota) -> None:
+    """Refuse uploads that would put the account past its quota, before anything is stored.
+
+    429 ``too_many_pending_validations`` while the account already has its bound of files waiting for
+    validation (they finish; then it may upload again); 413 ``storage_quota_exceeded`` past the bytes an
+    account may keep. The account row is locked so two uploads of one account are counted one after
+    the other.
+    """
+    if quota.pending_validations is None and quota.stored_bytes is None:
+        return
+    session.get(Account, owner.id, with_for_update=True)
+    measured = [_measure(up) for up in uploads]
+    mine = (select(DesignFile).join(DesignFile.version).join(DesignVersion.design)
+            .where(Design.owner_id == owner.id))
+    if quota.pending_validations is not None:
+        checked = sum(1 for _size, kind in measured if kind != "other")
+        pending = session.scalar(select(func.count()).select_from(
+            mine.where(DesignFile.validation_status == ValidationStatus.PENDING).subquery())) or 0
+        if checked and pending + checked > quota.pending_validations:
+            raise ApiError(429, "too_many_pending_validations",
+                           f"{pending} of your files are still waiting for validation and an account may have at most "
+                           f"{quota.pending_validations}; upload again when they are checked.")
+    if quota.stored_bytes is not None:
+        files = mine.subquery()
+        kept = session.scalar(select(func.coalesce(func.sum(files.c.size_bytes), 0))) or 0
+        adding = sum(size for size, _kind in measured)
+        if kept + adding > quota.stored_bytes:
+            raise ApiError(413, "storage_quota_exceeded",
+                           f"An account may keep {quota.stored_bytes // (1024 * 1024)} MB of files; yours hold "
+                           f"{kept // (1024 * 1024)} MB and these add {-(-adding // (1024 * 1024))} MB.")
+
+
+def store_uploads(session: Session, store: BlobStore, uploads: list[Upload], owner: Account | None = None,
+                  quota: Quota | None = None) -> list[StoredUpload]:
+    """Check the uploads (count, names, the owner's ``quota``), then write them to the store and add their blob rows."""
     if not uploads:
         raise invalid("Attach at least one file.", {"files": ["required"]}, code="no_files")
     if len(uploads) > MAX_FILES:
         raise invalid(f"At most {MAX_FILES} files per version.", {"files": [f"at most {MAX_FILES}"]})
+    names = [clean_filename(up.filename or "") for up in uploads]  # no path, no control characters
+    if not all(names):
+        raise invalid("Every file needs a name.", {"files": ["a file has no name"]})
+    if owner is not None and quota is not None:
+        check_quota(session, owner, uploads, quota)
     stored = []
-    for up in uploads:
-        name = clean_filename(up.filename or "")  # no path, no control characters
-        if not name:
-            raise invalid("Every file needs a name.", {"files": ["a file has no name"]})
+    for name, up in zip(names, uploads, strict=True):
         sha, size, created = store.put_stream(up.stream)
         stored.append(StoredUpload(name[:255], sha, size, created))
-        if session.get(Blob, sha) is None:
-            session.add(Blob(sha256=sha, size_bytes=size))
-            try:
-                with session.begin_nested():
-                    session.flush()
-            except IntegrityError:
-                pass  # another request stored the same bytes at the same moment
+        ensure_blob(session, sha, size)  # another request may store the same bytes at the same moment
     return stored
 
 
@@ -112,11 +185,18 @@ def _add_files(session: Session, store: BlobStore, version: DesignVersion, store
 
 
 def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
-    """The same bytes in the same unit were checked before: take that verdict instead of redoing it."""
-    earlier = session.scalar(
+    """The same bytes in the same unit were checked before: take that verdict instead of redoing it.
+
+    Only a verdict that depends on the bytes alone is taken; one reached at a bound (a time-out,
+    a memory refusal, a task that kept failing) says more about the hub's load then than about
+    the file, so the new upload is checked again.
+    """
+    candidates = session.scalars(
         select(DesignFile).where(DesignFile.sha256 == row.sha256, DesignFile.unit == row.unit,
                                  DesignFile.format == row.format,
-                                 DesignFile.validation_status != ValidationStatus.PENDING).limit(1))
+                                 DesignFile.validation_status != ValidationStatus.PENDING)
+        .order_by(DesignFile.validated_at.desc()).limit(20))
+    earlier = next((c for c in candidates if not (c.report or {}).get("resource_limited")), None)
     if earlier is None:
         return
     for attr in ("validation_status", "report", "requirements", "canonical_sha256", "canonical_format",
@@ -128,8 +208,9 @@ def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
 def publish(session: Session, store: BlobStore, owner: Account, title: str, license_raw: str,
             description: str = "", tags_raw: str | None = None, derived_from: str | None = None,
             unit_raw: str | None = None, uploads: list[Upload] | None = None,
-            max_description: int = 20_000) -> Design:
-    """Publish a new design with its first version. Raises ApiError (422) before storing anything.
+            max_description: int = 20_000, quota: Quota | None = None) -> Design:
+    """Publish a new design with its first version. Raises ApiError (422; 413/429 past the owner's
+    ``quota``) before storing anything.
 
     ``max_description``: the longest description in characters (the ``description_chars`` limit).
     """
@@ -154,7 +235,7 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
             raise invalid("derived_from must be a design id.", {"derived_from": ["not an id"]}) from None
         if session.get(Design, parent_id) is None:
             raise invalid("derived_from names no design.", {"derived_from": ["no such design"]}, code="unknown_design")
-    stored = store_uploads(session, store, uploads or [])
+    stored = store_uploads(session, store, uploads or [], owner, quota)
     design = Design(owner=owner, title=title, description=(description or "").strip(), license_id=licence_id,
                     derived_from_id=parent_id, tags=[DesignTag(tag=t) for t in tags])
     version = DesignVersion(number=1, changelog="First version")
@@ -166,11 +247,12 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
 
 
 def add_version(session: Session, store: BlobStore, owner: Account, design: Design, changelog: str | None,
-                unit_raw: str | None, uploads: list[Upload]) -> Design:
+                unit_raw: str | None, uploads: list[Upload], quota: Quota | None = None) -> Design:
+    """Add a version to the owner's design; refused like :func:`publish` before anything is stored."""
     if design.owner_id != owner.id:
         raise ApiError(403, "not_owner", "Only the designer who published this design can add versions.")
     unit = parse_unit(unit_raw)
-    stored = store_uploads(session, store, uploads)
+    stored = store_uploads(session, store, uploads, owner, quota)
     number = max((v.number for v in design.versions), default=0) + 1
     version = DesignVersion(number=number, changelog=(changelog or "").strip()[:5000])
     design.versions.append(version)
@@ -257,3 +339,9 @@ def ancestry(design: Design, limit: int = 20) -> list[Design]:
 
 def pending_file_ids(session: Session) -> list[int]:
     return list(session.scalars(select(DesignFile.id).where(DesignFile.validation_status == ValidationStatus.PENDING)))
+
+
+def file_owner_id(session: Session, file_id: int) -> int | None:
+    """The account that published the file's design (None for no such file)."""
+    return session.scalar(select(Design.owner_id).join(Design.versions).join(DesignVersion.files)
+                          .where(DesignFile.id == file_id))

@@ -59,7 +59,8 @@ def publish() -> Any:
     try:
         design = service.publish(db(), _store(), signed_in(), form.get("title", ""), form.get("license", ""),
                                  form.get("description", ""), form.get("tags"), form.get("derived_from") or None,
-                                 form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"))
+                                 form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"),
+                                 quota=hub().upload_quota)
         db().commit()
     except ApiError as exc:
         return form_page("designs/new.html", exc, **licence_choices())
@@ -73,7 +74,7 @@ def new_version(design_id: int) -> Any:
     design = service.get_design(db(), design_id)
     try:
         design = service.add_version(db(), _store(), signed_in(), design, request.form.get("changelog"),
-                                     request.form.get("unit"), _uploads())
+                                     request.form.get("unit"), _uploads(), quota=hub().upload_quota)
         db().commit()
     except ApiError as exc:
         if exc.status == 403:

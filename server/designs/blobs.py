@@ -1,0 +1,101 @@
+"""Blob rows beside the stored files: added if absent, collected when nothing points at them.
+
+Several requests and workers may store the same bytes at the same moment (two people
+uploading one popular file, two workers writing the same canonical mesh). A blob row is
+therefore inserted with ``ON CONFLICT DO NOTHING``: the loser of the race simply uses the
+winner's row, and no failed INSERT is left in anybody's session.
+
+Files are never removed because a request failed (a concurrent request may be about to
+commit a row pointing at the same bytes); :func:`sweep_orphans` removes, every few minutes,
+rows and files that nothing has pointed at for longer than a grace period.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Exists, delete, exists, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.db import Database, utcnow
+from server.designs.models import Blob, DesignFile
+from server.storage import BlobStore
+
+log = logging.getLogger(__name__)
+
+
+def ensure_blob(session: Session, sha256: str, size_bytes: int) -> None:
+    """Add the blob row for ``sha256`` unless it exists (or a concurrent transaction adds it first)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(Blob).values(sha256=sha256, size_bytes=size_bytes, created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+def _referenced(sha_column: Any) -> Exists:
+    return exists().where(or_(DesignFile.sha256 == sha_column, DesignFile.canonical_sha256 == sha_column,
+                              DesignFile.thumbnail_sha256 == sha_column))
+
+
+def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: float | None = None) -> int:
+    """Remove blob rows no file points at and stored files with no row, both older than ``grace_s``.
+
+    Returns how many stored files were removed. Safe beside running requests: a row or file
+    written less than ``grace_s`` seconds ago stays, every upload refreshes its file's mtime, and
+    on PostgreSQL a row that a concurrent transaction is starting to use cannot be deleted (the
+    foreign key refuses, and that row is kept).
+    """
+    now = time.time() if now is None else now
+    cutoff = now - grace_s
+    cutoff_at = dt.datetime.fromtimestamp(cutoff, dt.UTC)
+    with database.session() as session:
+        stale = list(session.scalars(select(Blob.sha256).where(Blob.created_at < cutoff_at,
+                                                              ~_referenced(Blob.sha256)).limit(1000)))
+    for sha in stale:
+        try:
+            with database.session() as session:
+                session.execute(delete(Blob).where(Blob.sha256 == sha, ~_referenced(Blob.sha256)))
+                session.commit()
+        except IntegrityError:
+            continue  # a file began to point at it meanwhile: it stays
+    removed = 0
+    for sha, mtime in list(store.stored()):
+        if mtime >= cutoff:
+            continue
+        with database.session() as session:
+            if session.get(Blob, sha) is not None:
+                continue
+        if store.remove_if_older(sha, cutoff):
+            removed += 1
+    if removed or stale:
+        log.info("blob sweep: %d unreferenced rows, %d stored files removed", len(stale), removed)
+    return removed
+
+
+class BlobSweeper:
+    """A daemon thread running :func:`sweep_orphans` every ``interval_s`` seconds until stopped."""
+
+    def __init__(self, database: Database, store: BlobStore, grace_s: float, interval_s: float) -> None:
+        self.database, self.store, self.grace_s, self.interval_s = database, store, grace_s, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cosmoloc-blob-sweeper", daemon=True)
+
+    def start(self) -> None:
+        if self.interval_s > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                sweep_orphans(self.database, self.store, self.grace_s)
+            except Exception:  # a database hiccup must not end the loop; the next sweep tries again
+                log.exception("blob sweep failed")
