@@ -244,9 +244,9 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
                                       code="idempotency_key_reused")
                     return jsonify(found.body), found.status
             body, status = view(*args, **kwargs)
-            if key:
-                idempotency.remember(db(), scope, key, status, body, request_hash)
             try:
+                if key:  # inside the try: storing the record may flush, and a concurrent twin may have won
+                    idempotency.remember(db(), scope, key, status, body, request_hash)
                 db().commit()
             except IntegrityError:
                 # A concurrent request with the same key won: answer what it answered.
@@ -255,6 +255,9 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
                 if found is None:
                     raise
                 discard_new_blobs()
+                if found.request_hash not in (None, request_hash):
+                    raise invalid("This Idempotency-Key was used for another request; use a new key.",
+                                  code="idempotency_key_reused") from None
                 return jsonify(found.body), found.status
             return jsonify(body), status
 
