@@ -7,6 +7,10 @@ Severity choices:
 - ``inverted_normals`` is a warning: the surface is closed and consistently wound, only turned
   inside out, which is unambiguous; every slicer flips it, and so does the canonical file a lab
   receives. Blocking the order would punish a harmless export setting.
+- ``bodies_touch`` is a warning: closed shells that touch along edges (two cubes sharing an
+  edge) leave edges of four faces, so the mesh is not a manifold, but every shell is closed
+  and a slicer (PrusaSlicer, Cura) fills each one and prints them joined along the edge. The
+  designer should know the parts will be fused there; nothing is ambiguous, so it does not block.
 - ``multiple_bodies`` is info: a print plate with several parts is legitimate (stray fragments
   show up as ``not_watertight`` or ``degenerate_faces`` anyway).
 - ``suspicious_scale`` is a warning: the designer may really mean a 0.5 mm part, but should see it.
@@ -72,6 +76,7 @@ def mesh_metrics(analysis: MeshAnalysis) -> dict[str, Any]:
         "duplicate_faces": analysis.duplicate_faces,
         "boundary_edges": analysis.boundary_edges,
         "non_manifold_edges": analysis.non_manifold_edges,
+        "touching_edges": analysis.touching_edges,
         "misoriented_edges": analysis.misoriented_edges,
     }
 
@@ -88,7 +93,14 @@ def add_mesh_issues(report: Report, analysis: MeshAnalysis, unit: str, unit_from
                      "Export the solid body as a mesh; point clouds, lattices without a skin and "
                      "empty exports cannot be made.")
         return
-    if not analysis.watertight:
+    if analysis.bodies_touch:
+        report.warning("bodies_touch",
+                       f"Each shell of the surface is closed, but shells touch at "
+                       f"{analysis.non_manifold_edges:,} non-manifold edge(s), each shared by four or more "
+                       "faces. A slicer prints them fused along those edges.",
+                       "If the parts should be separate, move them apart; if they should be one part, "
+                       "join them with a boolean union so they overlap instead of touching.")
+    elif not analysis.watertight:
         parts = []
         if analysis.boundary_edges:
             parts.append(f"{analysis.boundary_edges:,} edges border a single face (holes or gaps)")
