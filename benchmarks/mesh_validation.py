@@ -205,6 +205,15 @@ def _memory_text(memory: dict[str, int]) -> str:
             f"RSS growth {memory['rss_growth'] / mb:.0f} MB = {memory['rss_growth'] / size:.1f}x file")
 
 
+def print_table(rows: list[tuple[str, str]]) -> None:
+    """The rows of a benchmark as a two-column table on stdout."""
+    width = max(len(name) for name, _ in rows)
+    print(f"{'case'.ljust(width)}  result")
+    print("-" * (width + 60))
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="100k triangles only")
@@ -218,11 +227,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for target in targets:
             rows.extend(run_case(target, Path(tmp)))
-    width = max(len(name) for name, _ in rows)
-    print(f"{'case'.ljust(width)}  result")
-    print("-" * (width + 60))
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

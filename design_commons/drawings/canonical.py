@@ -120,3 +120,20 @@ def preview_segments(contours: list[Contour], circles: list[tuple[float, float, 
         return np.zeros((0, 2, 2), dtype=np.float32)
     segments = np.concatenate(pieces).astype(np.float32)
     return segments[:MAX_PREVIEW_SEGMENTS]
+
+
+def text_boxes(texts: list[TextItem]) -> np.ndarray:
+    """The outline of each text's extents as segments, float32 ``(4 k, 2, 2)`` in mm.
+
+    The preview of an engraving-only drawing: where each text sits and how large it is.
+    """
+    pieces = []
+    for item in texts:
+        if item.extents is None:
+            continue
+        x0, y0, x1, y1 = item.extents
+        corners = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+        pieces.append(np.stack([corners[:-1], corners[1:]], axis=1))
+    if not pieces:
+        return np.zeros((0, 2, 2), dtype=np.float32)
+    return np.concatenate(pieces)[:MAX_PREVIEW_SEGMENTS].astype(np.float32)

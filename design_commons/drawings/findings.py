@@ -10,10 +10,10 @@ from design_commons.drawings.drawing_units import DrawingUnits, unit_words
 from design_commons.drawings.flatten import Shapes
 from design_commons.drawings.reading import LoadedDrawing
 from design_commons.reports import Report, Severity
+from design_commons.scale_guess import guess_unit, plausible, size_range
 from design_commons.units import MM_PER_UNIT
+from design_commons.validation import DRAWING_PROCESSES
 
-#: A sheet part's largest side is expected between these, in mm.
-PLAUSIBLE_MM = (2.0, 5000.0)
 # Auditor fixes that touched entities (the others only mend tables and dictionaries).
 _ENTITY_FIXES = ("REMOVED", "UNDEFINED", "INVALID_DXF_OBJECT")
 # What "no size" means per entity type; zero-length lines are harmless, degenerate curves are not.
@@ -79,14 +79,27 @@ def unit_issues(report: Report, units: DrawingUnits) -> None:
         report.info("unit_conflict", conflict, "Check the size in the report; set both unit settings alike.")
 
 
+def engraving_only(shapes: Shapes, paperspace: Counter[str]) -> bool:
+    """Texts in model space and nothing to cut, with no paper-space sheet that may hold the part."""
+    return bool(shapes.texts) and not shapes.has_cut and not sum(paperspace.values())
+
+
 def content_issues(report: Report, shapes: Shapes, paperspace: Counter[str]) -> None:
-    """``empty`` or ``no_cut_geometry`` (errors), and notes on what is not cut."""
+    """``empty`` or ``no_cut_geometry`` (errors), ``engraving_only`` (warning), notes on what is not cut."""
     paper_total = sum(paperspace.values())
     if not shapes.counts and not paper_total:
         report.error("empty", "The drawing contains no entities at all.",
                      "Export the drawing again and check that it contains the part's outlines.")
         return
-    if not shapes.has_cut:
+    if engraving_only(shapes, paperspace):
+        report.warning(
+            "engraving_only",
+            f"The drawing holds only engraving ({len(shapes.texts)} text(s)) and no outline to cut: "
+            "it can be laser engraved, but there is nothing for a cutter to cut.",
+            "Nothing to do for an engraving. For a cut part, add its outlines (lines, arcs, circles, "
+            "polylines) in model space.",
+        )
+    elif not shapes.has_cut:
         found = []
         if shapes.texts:
             found.append(f"{len(shapes.texts)} text(s)")
@@ -142,10 +155,19 @@ def content_issues(report: Report, shapes: Shapes, paperspace: Counter[str]) -> 
 
 
 def contour_issues(report: Report, chained: Chained) -> None:
-    """``open_contour`` (warning) when outlines have loose ends: how many and roughly where."""
+    """``open_contour`` (warning) when outlines have loose ends: how many and roughly where;
+    ``stray_paths`` (warning) for open paths hanging off closed outlines, which stay closed."""
+    if chained.strays:
+        report.warning(
+            "stray_paths",
+            f"{chained.strays} open path(s) touch a closed outline without closing anything (leader or "
+            "construction lines?). The outlines they touch still count as closed, but a laser cuts "
+            "these paths too.",
+            "Delete the lines that are not to be cut, or move them to a layer you do not upload.",
+        )
     if not chained.open_pieces:
         return
-    ends = chained.loose_ends
+    ends = chained.open_ends
     where = " and ".join(f"({_mm(x)}, {_mm(y)})" for x, y in ends[:3])
     gap = smallest_gap(ends)
     gap_text = f" The closest loose ends are {gap:.3g} mm apart." if gap is not None else ""
@@ -158,25 +180,32 @@ def contour_issues(report: Report, chained: Chained) -> None:
 
 
 def scale_issue(report: Report, extents_mm: np.ndarray, units: DrawingUnits) -> None:
-    """``suspicious_scale`` (warning) when the part is implausibly small or large for a sheet part."""
-    low, high = PLAUSIBLE_MM
+    """``suspicious_scale`` (warning) when no drawing process makes a part of this size.
+
+    Every unit is tried (:mod:`design_commons.scale_guess`); one is named as probable, and put
+    in the metric ``probable_unit``, only when it stands out.
+    """
     largest = float(np.max(extents_mm))
-    if low <= largest <= high:
+    if plausible(largest, DRAWING_PROCESSES):
         return
     raw = extents_mm / units.mm_per_unit
-    # Drawn in mm but labelled larger is the usual cause of a huge part; of a tiny one, inches or metres.
-    order = ("mm", "cm", "in") if largest > high else ("in", "m")
-    guesses = [u for u in order if u != units.name and low <= float(raw.max()) * MM_PER_UNIT[u] <= high]
-    if largest > high:
-        guesses = guesses[:1]
-    better = "".join(
-        f" If its numbers are {unit_words(u)}, it measures {_size(raw * MM_PER_UNIT[u])}." for u in guesses
-    )
+    guess = guess_unit(float(raw.max()), units.name, DRAWING_PROCESSES)
     source = "the file's" if units.from_file else "the stated"
+    said = (f"The part measures {_size(extents_mm)} read in {source} unit ({unit_words(units.name)}), "
+            "which is implausible for a sheet part.")
+    if guess.probable is not None:
+        report.metrics["probable_unit"] = guess.probable
+        better = (f" Its numbers are probably {unit_words(guess.probable)}, which makes it "
+                  f"{_size(raw * MM_PER_UNIT[guess.probable])}.")
+    elif guess.readings:
+        better = "".join(f" If its numbers are {unit_words(u)}, it measures {_size(raw * MM_PER_UNIT[u])}."
+                         for u, _ in guess.readings) + " No unit stands out."
+    else:
+        low, high = size_range(DRAWING_PROCESSES)
+        better = (f" No unit (mm, cm, m, in, um) makes it a plausible part ({low:g} to {high:g} mm across).")
     report.warning(
         "suspicious_scale",
-        f"The part measures {_size(extents_mm)} read in {source} unit ({unit_words(units.name)}), "
-        f"which is implausible for a sheet part.{better}",
+        said + better,
         "Set the drawing units ($INSUNITS) to the unit you drew in and export again, "
         "or state the right unit when uploading.",
     )

@@ -178,19 +178,26 @@ class _Walker:
         if points is None:
             self.shapes.degenerate[kind] += 1
             return
+        # np.allclose(first, last, rtol=0, atol) in plain floats: numpy costs more per call
+        # than the comparison itself, and this runs once per curve.
         atol = 1e-9 * max(1.0, float(np.abs(points).max()))
-        if len(points) > 2 and np.allclose(points[0], points[-1], rtol=0, atol=atol):
+        (x0, y0), (x1, y1) = points[0].tolist(), points[-1].tolist()
+        if len(points) > 2 and abs(x0 - x1) <= atol and abs(y0 - y1) <= atol:
             self.shapes.loops.append(points[:-1])
         else:
             self.shapes.paths.append(points)
 
     def _flatten(self, path: Path) -> np.ndarray | None:
-        control = np.array([(v.x, v.y, v.z) for v in path.control_vertices()], dtype=float)
-        if not np.all(np.isfinite(control)):
+        # Plain floats for the few control vertices: per-call numpy overhead dominated here.
+        control = path.control_vertices()
+        xs = [v.x for v in control]
+        ys = [v.y for v in control]
+        zs = [v.z for v in control]
+        if not all(map(math.isfinite, (*xs, *ys, *zs))):
             return None
-        if np.any(np.abs(control[:, 2]) > _Z_TOL):
+        if any(abs(z) > _Z_TOL for z in zs):
             self.shapes.projected += 1
-        size_mm = float(np.ptp(control[:, :2], axis=0).max()) * self.scale
+        size_mm = max(max(xs) - min(xs), max(ys) - min(ys)) * self.scale
         if size_mm <= 0:
             return None
         distance = max(CHORD_MM, size_mm * CHORD_REL) / self.scale

@@ -9,7 +9,7 @@ from ezdxf.document import Drawing
 
 from design_commons.drawings import findings
 from design_commons.drawings.blocks import MAX_BLOCK_DEPTH, expanded_entity_count
-from design_commons.drawings.canonical import preview_segments, write_canonical
+from design_commons.drawings.canonical import preview_segments, text_boxes, write_canonical
 from design_commons.drawings.contours import Contour, chain_paths, join_tolerance
 from design_commons.drawings.drawing_units import resolve_units
 from design_commons.drawings.flatten import Shapes, flatten_modelspace
@@ -53,8 +53,11 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     findings.unit_issues(report, units)
     findings.content_issues(report, shapes, paperspace)
     findings.contour_issues(report, chained)
+    engraved = _text_extents(shapes)
     if extents is not None:
         findings.scale_issue(report, extents, units)
+    elif engraved is not None and findings.engraving_only(shapes, paperspace):
+        findings.scale_issue(report, np.array(engraved), units)
 
     closed = sum(1 for c in contours if c.closed) + len(shapes.circles)
     report.metrics.update({
@@ -69,9 +72,10 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
         "closed_contours": closed,
         "open_contours": chained.open_pieces,
         "loose_ends": len(chained.loose_ends),
+        "stray_paths": chained.strays,
         "cut_length_mm": round(cut_length, 3),
         "engraving_texts": len(shapes.texts),
-        "engraving_extents_mm": _text_extents(shapes),
+        "engraving_extents_mm": engraved,
         "entities": dict(shapes.counts.most_common()),
         "entities_expanded": expanded,
         "paperspace_entities": sum(paperspace.values()),
@@ -83,13 +87,21 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
 
     validation = Validation("drawing", "dxf", report)
     failed = report.status is Status.FAILED
-    validation.requirements = {"processes": [] if failed else list(DRAWING_PROCESSES)}
+    engraving = findings.engraving_only(shapes, paperspace)
+    # Text alone is an engraving: only the engraver can make it (the report warns cutters).
+    processes = ["laser_engraving"] if engraving else list(DRAWING_PROCESSES)
+    validation.requirements = {"processes": [] if failed else processes}
     if extents is not None:
         w, h = (round(float(v), 4) for v in extents)
         validation.requirements.update({"bbox_mm": [w, h, 0.0], "sheet_mm": [w, h],
                                         "cut_length_mm": round(cut_length, 3)})
+    elif engraving and engraved is not None:
+        w, h = engraved
+        validation.requirements.update({"bbox_mm": [w, h, 0.0], "sheet_mm": [w, h], "cut_length_mm": 0.0})
     if shapes.has_cut:
         validation.preview = preview_segments(contours, shapes.circles)
+    elif engraving:
+        validation.preview = text_boxes(shapes.texts)
     if not failed:
         validation.canonical = write_canonical(contours, shapes.circles, shapes.texts)
         validation.canonical_ext = "dxf"

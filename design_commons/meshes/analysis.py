@@ -53,6 +53,19 @@ class MeshAnalysis:
     bbox_min_mm: np.ndarray
     bbox_max_mm: np.ndarray
     normals: np.ndarray
+    #: Non-manifold edges where closed shells merely touch: an even number of faces, run
+    #: half in each direction (two cubes sharing an edge give 4 faces, 2 each way).
+    touching_edges: int = 0
+
+    @property
+    def bodies_touch(self) -> bool:
+        """Closed shells touching along edges: every edge closes, some are shared by 4+ faces.
+
+        The surface is closed (each edge is crossed as often one way as the other), so a
+        slicer fills each shell and prints them as one joined part.
+        """
+        return (self.triangles > 0 and self.boundary_edges == 0 and self.duplicate_faces == 0
+                and self.non_manifold_edges > 0 and self.touching_edges == self.non_manifold_edges)
 
     @property
     def watertight(self) -> bool:
@@ -125,17 +138,19 @@ def weld(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray
     return index, count, step
 
 
-def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, list[np.ndarray]]:
+def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, int, list[np.ndarray]]:
     """Classify the edges of ``faces`` ``(k, 3)`` int32 or int64 (no collapsed face among them).
 
-    Returns ``(boundary, non_manifold, misoriented, edges)`` where ``edges`` holds the ``(e,)``
+    Returns ``(boundary, non_manifold, misoriented, touching, edges)`` where ``touching`` counts
+    the non-manifold edges that closed shells share (see :attr:`MeshAnalysis.touching_edges`)
+    and ``edges`` holds the ``(e,)``
     arrays ``[low, high]`` of the distinct undirected edges' vertex ids, sorted (a list the body
     count empties as it goes). Works column by column and in slices so that the packed keys
     are the only full-size temporary.
     """
     index = faces.dtype
     if len(faces) == 0:
-        return 0, 0, 0, [np.zeros(0, dtype=index), np.zeros(0, dtype=index)]
+        return 0, 0, 0, 0, [np.zeros(0, dtype=index), np.zeros(0, dtype=index)]
     # One packed key per directed edge: undirected edge id, and a low bit for the direction.
     packed = np.empty(faces.shape, dtype=np.int64)
     for corner in range(3):
@@ -168,6 +183,8 @@ def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, l
     misoriented = int(np.count_nonzero(paired & first[2:m + 2] & same))
     del paired, same
     starts = first[:m]
+    # Only meshes with non-manifold edges pay for the run lengths (clean ones are benchmarked).
+    touching = _touching_edges(keys, starts) if non_manifold else 0
     low = np.empty(m - int(np.count_nonzero(~starts)), dtype=index)
     high = np.empty(len(low), dtype=index)
     filled = 0
@@ -177,7 +194,15 @@ def _edge_topology(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int, l
         np.floor_divide(unique, n_vertices, out=low[filled:filled + len(unique)], casting="unsafe")
         np.remainder(unique, n_vertices, out=high[filled:filled + len(unique)], casting="unsafe")
         filled += len(unique)
-    return boundary, non_manifold, misoriented, [low, high]
+    return boundary, non_manifold, misoriented, touching, [low, high]
+
+
+def _touching_edges(keys: np.ndarray, starts: np.ndarray) -> int:
+    """Undirected edges of 4, 6 ... faces crossed as often in each direction (sorted ``keys``)."""
+    begins = np.flatnonzero(starts)
+    uses = np.diff(np.append(begins, len(keys)))
+    forward = np.add.reduceat(keys & 1, begins)
+    return int(np.count_nonzero((uses > 2) & (uses == 2 * forward)))
 
 
 def _count_bodies(edges: list[np.ndarray], n_vertices: int, isolated_possible: bool) -> int:
@@ -316,7 +341,7 @@ def analyse(triangles: np.ndarray, indexed: list[tuple[np.ndarray, np.ndarray]] 
     n_collapsed = int(np.count_nonzero(collapsed))
     if n_collapsed:
         faces = faces[~collapsed]
-    boundary, non_manifold, misoriented, edges = _edge_topology(faces, n_vertices)
+    boundary, non_manifold, misoriented, touching, edges = _edge_topology(faces, n_vertices)
     # A duplicate face always makes its edges non-manifold, so skip the sort on clean meshes.
     duplicates = _duplicate_faces(faces, n_vertices) if non_manifold else 0
     del faces
@@ -338,4 +363,5 @@ def analyse(triangles: np.ndarray, indexed: list[tuple[np.ndarray, np.ndarray]] 
         bbox_min_mm=lo,
         bbox_max_mm=hi,
         normals=normals,
+        touching_edges=touching,
     )

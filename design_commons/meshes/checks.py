@@ -7,25 +7,26 @@ Severity choices:
 - ``inverted_normals`` is a warning: the surface is closed and consistently wound, only turned
   inside out, which is unambiguous; every slicer flips it, and so does the canonical file a lab
   receives. Blocking the order would punish a harmless export setting.
+- ``bodies_touch`` is a warning: closed shells that touch along edges (two cubes sharing an
+  edge) leave edges of four faces, so the mesh is not a manifold, but every shell is closed
+  and a slicer (PrusaSlicer, Cura) fills each one and prints them joined along the edge. The
+  designer should know the parts will be fused there; nothing is ambiguous, so it does not block.
 - ``multiple_bodies`` is info: a print plate with several parts is legitimate (stray fragments
   show up as ``not_watertight`` or ``degenerate_faces`` anyway).
 - ``suspicious_scale`` is a warning: the designer may really mean a 0.5 mm part, but should see it.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from design_commons.meshes.analysis import MeshAnalysis
 from design_commons.reports import Report
+from design_commons.scale_guess import guess_unit, plausible, size_range
 from design_commons.units import MM_PER_UNIT
+from design_commons.validation import MESH_PROCESSES
 
-#: Largest dimensions outside this range (mm) are implausible for a part made in a fablab.
-PLAUSIBLE_MM = (1.0, 2500.0)
-TYPICAL_PART_MM = 100.0
 UNIT_NAMES = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "in": "inches",
               "um": "micrometres", "ft": "feet"}
-_CANDIDATE_UNITS = ("um", "mm", "cm", "in", "m")
 _REPAIR = ("Repair it in your modeller or a mesh repair tool (Meshmixer 'Make Solid', "
            "PrusaSlicer/Netfabb repair, admesh), then export again.")
 
@@ -37,23 +38,6 @@ def number(value: float) -> float:
 
 def _size_text(extent: Any) -> str:
     return " x ".join(f"{value:.3g}" for value in extent)
-
-
-def probable_unit(largest_mm: float, unit: str) -> str | None:
-    """The unit the numbers were probably drawn in, when ``largest_mm`` is implausible, else None.
-
-    Among the units that would enlarge (or shrink) the part toward plausibility, picks the one
-    that brings its largest dimension nearest, on a log scale, to a typical 100 mm part.
-    """
-    if largest_mm <= 0 or PLAUSIBLE_MM[0] <= largest_mm <= PLAUSIBLE_MM[1]:
-        return None
-    raw = largest_mm / MM_PER_UNIT[unit]
-    too_small = largest_mm < PLAUSIBLE_MM[0]
-    candidates = [u for u in _CANDIDATE_UNITS
-                  if (MM_PER_UNIT[u] > MM_PER_UNIT[unit]) == too_small and u != unit]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda u: abs(math.log10(raw * MM_PER_UNIT[u] / TYPICAL_PART_MM)))
 
 
 def mesh_metrics(analysis: MeshAnalysis) -> dict[str, Any]:
@@ -72,6 +56,7 @@ def mesh_metrics(analysis: MeshAnalysis) -> dict[str, Any]:
         "duplicate_faces": analysis.duplicate_faces,
         "boundary_edges": analysis.boundary_edges,
         "non_manifold_edges": analysis.non_manifold_edges,
+        "touching_edges": analysis.touching_edges,
         "misoriented_edges": analysis.misoriented_edges,
     }
 
@@ -88,7 +73,14 @@ def add_mesh_issues(report: Report, analysis: MeshAnalysis, unit: str, unit_from
                      "Export the solid body as a mesh; point clouds, lattices without a skin and "
                      "empty exports cannot be made.")
         return
-    if not analysis.watertight:
+    if analysis.bodies_touch:
+        report.warning("bodies_touch",
+                       f"Each shell of the surface is closed, but shells touch at "
+                       f"{analysis.non_manifold_edges:,} non-manifold edge(s), each shared by four or more "
+                       "faces. A slicer prints them fused along those edges.",
+                       "If the parts should be separate, move them apart; if they should be one part, "
+                       "join them with a boolean union so they overlap instead of touching.")
+    elif not analysis.watertight:
         parts = []
         if analysis.boundary_edges:
             parts.append(f"{analysis.boundary_edges:,} edges border a single face (holes or gaps)")
@@ -127,14 +119,32 @@ def add_mesh_issues(report: Report, analysis: MeshAnalysis, unit: str, unit_from
 
 def _check_scale(report: Report, analysis: MeshAnalysis, unit: str, unit_from_file: bool) -> None:
     extent = analysis.extent_mm
-    guess = probable_unit(float(extent.max()), unit)
-    if guess is None:
+    largest = float(extent.max())
+    if largest <= 0 or plausible(largest, MESH_PROCESSES):
         return
-    factor = MM_PER_UNIT[guess] / MM_PER_UNIT[unit]
+    raw = extent / MM_PER_UNIT[unit]
+    guess = guess_unit(float(raw.max()), unit, MESH_PROCESSES)
     source = "the file declares" if unit_from_file else "it was uploaded in"
-    report.metrics["probable_unit"] = guess
+    low, high = size_range(MESH_PROCESSES)
+    said = f"The part is {_size_text(extent)} mm ({source} {UNIT_NAMES[unit]})"
+    if guess.probable is not None:
+        report.metrics["probable_unit"] = guess.probable
+        report.warning("suspicious_scale",
+                       f"{said}: it was probably drawn in {UNIT_NAMES[guess.probable]}, which would make it "
+                       f"{_size_text(raw * MM_PER_UNIT[guess.probable])} mm.",
+                       f"Upload it again stating the unit {guess.probable!r}, or scale it in your CAD program "
+                       "before exporting.")
+        return
+    if guess.readings:
+        readings = "; ".join(f"in {UNIT_NAMES[u]} it would be {_size_text(raw * MM_PER_UNIT[u])} mm"
+                             for u, _ in guess.readings)
+        report.warning("suspicious_scale",
+                       f"{said}, outside the {low:g} to {high:g} mm the processes make. Its numbers fit "
+                       f"several units ({readings}), and none stands out.",
+                       "Upload it again stating the unit you drew in, or scale it in your CAD program.")
+        return
     report.warning("suspicious_scale",
-                   f"The part is {_size_text(extent)} mm ({source} {UNIT_NAMES[unit]}): it was probably "
-                   f"drawn in {UNIT_NAMES[guess]}, which would make it {_size_text(extent * factor)} mm.",
-                   f"Upload it again stating the unit {guess!r}, or scale it in your CAD program "
-                   "before exporting.")
+                   f"{said}, outside the {low:g} to {high:g} mm the processes make, and no unit (mm, cm, m, "
+                   "in, um) makes it a plausible part.",
+                   "Scale the model to the size it should be made at (a scale model of a large object, "
+                   "or a detail of it) and export again.")

@@ -115,7 +115,9 @@ def _read_ascii(text: bytes, elements: list[_Element]) -> tuple[np.ndarray, list
                 width = len(element.order)
                 if element.lists:
                     raise UnreadableFile("the vertex element has list properties")
-                vertices = _xyz(element, np.array([row[:width] for row in block], dtype=np.float64))
+                # An empty table would be 1-D: give it its columns, so `element vertex 0` is empty.
+                table = np.array([row[:width] for row in block], dtype=np.float64).reshape(-1, width)
+                vertices = _xyz(element, table)
             elif element.name == "face":
                 lists = {lst[0] for lst in element.lists}
                 for row in block:

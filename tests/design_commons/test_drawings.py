@@ -170,13 +170,14 @@ def test_paperspace_only_drawing_has_no_cut_geometry_and_says_so() -> None:
     assert v.requirements["processes"] == [] and v.canonical is None
 
 
-def test_text_only_drawing_has_no_cut_geometry() -> None:
+def test_text_only_drawing_is_an_engraving() -> None:
     doc = new_doc()
     doc.modelspace().add_text("HELLO", height=5)
     v = run(doc)
-    assert "no_cut_geometry" in codes(v)
-    assert "text" in issue(v, "no_cut_geometry").message
+    assert "no_cut_geometry" not in codes(v) and "engraving_only" in codes(v)
+    assert "engraved" in issue(v, "engraving_only").message
     assert v.report.metrics["engraving_texts"] == 1
+    assert v.requirements["processes"] == ["laser_engraving"]
 
 
 def test_empty_drawing_is_empty() -> None:
