@@ -19,7 +19,8 @@ _pg_state: dict[str, Any] = {}
 #: Room for test hubs that sign up and sign in many accounts from 127.0.0.1; the production defaults
 #: (server/config.py DEFAULT_LIMITS) stay strict, and the tests of those limits set their own.
 ROOMY_LIMITS = {"signin_per_address": "100000/minute", "signin_per_account": "100000/minute",
-                "signup_per_address": "100000/minute", "validate_per_address": "100000/minute"}
+                "signup_per_address": "100000/minute", "validate_per_address": "100000/minute",
+                "open_orders_per_account": "100000", "orders_per_account_hour": "100000"}
 
 
 def corpus_dir(name: str) -> Path:
