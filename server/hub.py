@@ -40,17 +40,19 @@ class Hub:
                      orders_per_account_hour=self.settings.limit_int("orders_per_account_hour"))
 
     def start_sweeper(self, interval_s: float = 2.0) -> None:
-        """Expire offers and retry unmatched orders every few seconds in this process."""
-        from server.orders.sweeper import Sweeper
+        """Expire offers and retry unmatched orders every few seconds in this process; sweep unreferenced files."""
+        from server.designs.blobs import sweep_orphans
+        from server.orders.sweeper import sweep
+        from server.periodic import Periodic
 
         if self._sweeper is None:
-            self._sweeper = Sweeper(self.db, self.rules, interval_s)
+            rules = self.rules
+            self._sweeper = Periodic("order sweep", interval_s, lambda: sweep(self.db, rules))
             self._sweeper.start()
         if self._blob_sweeper is None:
-            from server.designs.blobs import BlobSweeper
-
-            self._blob_sweeper = BlobSweeper(self.db, self.store, self.settings.limit_int("orphan_blob_grace_s"),
-                                             self.settings.limit_int("blob_sweep_interval_s"))
+            grace_s = self.settings.limit_int("orphan_blob_grace_s")
+            self._blob_sweeper = Periodic("blob sweep", self.settings.limit_int("blob_sweep_interval_s"),
+                                          lambda: sweep_orphans(self.db, self.store, grace_s))
             self._blob_sweeper.start()
 
     @property

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 from typing import Any
 
@@ -74,28 +73,3 @@ def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: flo
     if removed or stale:
         log.info("blob sweep: %d unreferenced rows, %d stored files removed", len(stale), removed)
     return removed
-
-
-class BlobSweeper:
-    """A daemon thread running :func:`sweep_orphans` every ``interval_s`` seconds until stopped."""
-
-    def __init__(self, database: Database, store: BlobStore, grace_s: float, interval_s: float) -> None:
-        self.database, self.store, self.grace_s, self.interval_s = database, store, grace_s, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cosmoloc-blob-sweeper", daemon=True)
-
-    def start(self) -> None:
-        if self.interval_s > 0:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                sweep_orphans(self.database, self.store, self.grace_s)
-            except Exception:  # a database hiccup must not end the loop; the next sweep tries again
-                log.exception("blob sweep failed")
