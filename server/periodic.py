@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +35,15 @@ class Periodic:
                 self.work()
             except Exception:
                 log.exception("%s failed", self.name)
+
+
+def tidy(database: Any) -> tuple[int, int]:
+    """Remove what is kept only for a while: idempotency records past a day, expired web sessions."""
+    from server import idempotency
+    from server.accounts import sessions
+
+    with database.session() as session:
+        answers, ended = idempotency.prune(session), sessions.prune_expired(session)
+    if answers or ended:
+        log.info("tidy-up: %d idempotency records, %d expired sessions removed", answers, ended)
+    return answers, ended

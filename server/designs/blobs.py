@@ -2,8 +2,10 @@
 
 Several requests and workers may store the same bytes at the same moment (two people
 uploading one popular file, two workers writing the same canonical mesh). A blob row is
-therefore inserted with ``ON CONFLICT DO NOTHING``: the loser of the race simply uses the
-winner's row, and no failed INSERT is left in anybody's session.
+therefore inserted with ``ON CONFLICT``: the loser of the race simply uses the winner's row,
+and no failed INSERT is left in anybody's session. A row that exists already is touched (its
+``created_at`` set to now), which locks it for the rest of the transaction and makes it young,
+so the sweep cannot delete it under an upload that is about to point at it.
 
 Files are never removed because a request failed (a concurrent request may be about to
 commit a row pointing at the same bytes); :func:`sweep_orphans` removes, every few minutes,
@@ -27,12 +29,15 @@ from server.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
+SWEEP_CHUNK = 500  # stored files looked up per query by the sweep
+
 
 def ensure_blob(session: Session, sha256: str, size_bytes: int) -> None:
-    """Add the blob row for ``sha256`` unless it exists (or a concurrent transaction adds it first)."""
+    """Add the blob row for ``sha256``, or touch it if it exists (or a concurrent transaction adds it first)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(Blob).values(sha256=sha256, size_bytes=size_bytes, created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+    now = utcnow()
+    session.execute(insert(Blob).values(sha256=sha256, size_bytes=size_bytes, created_at=now)
+                    .on_conflict_do_update(index_elements=["sha256"], set_={"created_at": now}))
 
 
 def _referenced(sha_column: Any) -> Exists:
@@ -57,19 +62,19 @@ def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: flo
     for sha in stale:
         try:
             with database.session() as session:
-                session.execute(delete(Blob).where(Blob.sha256 == sha, ~_referenced(Blob.sha256)))
+                # created_at again: an upload may have touched the row since it was listed
+                session.execute(delete(Blob).where(Blob.sha256 == sha, Blob.created_at < cutoff_at,
+                                                   ~_referenced(Blob.sha256)))
                 session.commit()
         except IntegrityError:
             continue  # a file began to point at it meanwhile: it stays
     removed = 0
-    for sha, mtime in list(store.stored()):
-        if mtime >= cutoff:
-            continue
+    old = [sha for sha, mtime in store.stored() if mtime < cutoff]
+    for start in range(0, len(old), SWEEP_CHUNK):
+        chunk = old[start:start + SWEEP_CHUNK]
         with database.session() as session:
-            if session.get(Blob, sha) is not None:
-                continue
-        if store.remove_if_older(sha, cutoff):
-            removed += 1
+            rowed = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(chunk))))
+        removed += sum(1 for sha in chunk if sha not in rowed and store.remove_if_older(sha, cutoff))
     if removed or stale:
         log.info("blob sweep: %d unreferenced rows, %d stored files removed", len(stale), removed)
     return removed

@@ -22,7 +22,7 @@ from server.edge import (
     send_blob,
     tracked_store,
 )
-from server.errors import invalid, not_found, problem
+from server.errors import invalid, not_found
 from server.ratelimits import validate_limit
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
@@ -53,13 +53,6 @@ def publish() -> tuple[dict[str, Any], int]:
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
-
-
-@bp.errorhandler(service.Busy)
-def _busy(exc: service.Busy) -> Response:
-    response = problem(exc.status, exc.code, exc.detail)
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 @bp.after_request

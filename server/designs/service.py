@@ -33,27 +33,19 @@ class Upload:
     stream: IO[bytes]
 
 
-class Busy(ApiError):
-    """503 ``busy``: every sandbox of this process is taken; the client should retry after ``retry_after`` s."""
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(503, "busy", detail)
-        self.retry_after = retry_after
-
-
 def check_unstored(path: Path, filename: str, unit: str, limits: Limits, slots: SandboxSlots,
                    wait_s: float) -> IsolatedResult:
     """Validate a file without storing it, in one of the process's sandboxes.
 
-    Waits ``wait_s`` seconds at most for a free sandbox, then raises :class:`Busy`: strangers are
+    Waits ``wait_s`` seconds at most for a free sandbox, then raises a 503 ``busy`` with ``Retry-After``: strangers are
     never queued without bound behind each other.
     """
     try:
         with slots.hold(wait_s):
             return validate_isolated(path, filename, unit, limits, thumbnail=False)
     except SandboxBusy:
-        raise Busy("Every sandbox of the hub is checking a file; try again in a few seconds.",
-                   retry_after=max(1, min(30, limits.parse_seconds // 4))) from None
+        raise ApiError(503, "busy", "Every sandbox of the hub is checking a file; try again in a few seconds.",
+                       headers={"Retry-After": str(max(1, min(30, limits.parse_seconds // 4)))}) from None
 
 
 @dataclass(frozen=True)
@@ -130,6 +122,11 @@ def check_quota(session: Session, owner: Account, uploads: list[Upload], quota: 
         checked = sum(1 for _size, kind in measured if kind != "other")
         pending = session.scalar(select(func.count()).select_from(
             mine.where(DesignFile.validation_status == ValidationStatus.PENDING).subquery())) or 0
+        if checked > quota.pending_validations:  # waiting would never help: say so, not "try later"
+            raise ApiError(422, "too_many_files_to_check",
+                           f"This version holds {checked} meshes and drawings to check and an account may have at "
+                           f"most {quota.pending_validations} waiting for validation; publish them in smaller "
+                           "versions.", {"files": [f"at most {quota.pending_validations} to check at once"]})
         if checked and pending + checked > quota.pending_validations:
             raise ApiError(429, "too_many_pending_validations",
                            f"{pending} of your files are still waiting for validation and an account may have at most "

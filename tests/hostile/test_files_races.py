@@ -124,6 +124,9 @@ def test_an_account_cannot_queue_or_store_without_bound(held_app: Any) -> None:
     # documentation files need no validation and still go in; another account is not affected
     assert send(greedy, [("notes.md", b"# notes")]).status_code == 201
     assert send(other, [("d.stl", cube_stl(13))]).status_code == 201
+    # more meshes in one version than may ever wait at once: a clear refusal, not "try again later"
+    big = send(ApiUser(client, "bulk"), [(f"p{i}.stl", cube_stl(20 + i)) for i in range(3)])
+    assert big.status_code == 422 and big.get_json()["code"] == "too_many_files_to_check", big.get_json()
     # 1 MB per account: 600 kB fits once, not twice, and the refused bytes are not stored
     blob_a, blob_b = b"A" * 600_000, b"B" * 600_000
     assert send(other, [("a.bin", blob_a)]).status_code == 201
