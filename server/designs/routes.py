@@ -14,13 +14,13 @@ from server.edge import (
     content_disposition,
     current_account,
     db,
+    file_store,
     idempotent,
     list_response,
     page_args,
     paginate,
     public_base_url,
     send_blob,
-    tracked_store,
 )
 from server.errors import invalid, not_found
 from server.ratelimits import validate_limit
@@ -46,7 +46,7 @@ def _full(design: Any) -> dict[str, Any]:
 def publish() -> tuple[dict[str, Any], int]:
     account = current_account()
     form = request.form
-    design = service.publish(db(), tracked_store(), account, form.get("title", ""), form.get("license", ""),
+    design = service.publish(db(), file_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
                              form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"),
                              quota=hub().upload_quota)
@@ -68,7 +68,7 @@ def _run_after_commit(response: Response) -> Response:
 def new_version(design_id: int) -> tuple[dict[str, Any], int]:
     account = current_account()
     design = service.get_design(db(), design_id)
-    design = service.add_version(db(), tracked_store(), account, design, request.form.get("changelog"),
+    design = service.add_version(db(), file_store(), account, design, request.form.get("changelog"),
                                  request.form.get("unit"), _uploads(), quota=hub().upload_quota)
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]

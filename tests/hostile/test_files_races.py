@@ -173,6 +173,54 @@ def test_the_shared_fair_queue_on_redis_takes_accounts_in_turn() -> None:
     assert taken == ["a0", "b0", "c0", "a1", "a2", "a3", None]
 
 
+def test_a_task_that_fails_on_a_worker_is_queued_again_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A validation whose worker fails (an error, RQ's job timeout) goes back to its line, a bounded number of times."""
+    import redis
+
+    from server import tasks
+
+    url = "redis://127.0.0.1:6379/15"
+    conn = redis.Redis.from_url(url)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is needed for this test: {exc}")
+    conn.flushdb()
+    runs: list[int] = []
+
+    def flaky(_hub: Any, n: int) -> str:
+        runs.append(n)
+        if len(runs) < 2:
+            raise RuntimeError("the worker lost its database connection")
+        return "done"
+
+    def hopeless(_hub: Any, n: int) -> None:
+        runs.append(n)
+        raise RuntimeError("always fails")
+
+    runner = tasks.RQRunner(url)
+
+    class WorkerHub:
+        tasks = runner
+
+    monkeypatch.setitem(tasks.TASKS, "flaky", flaky)
+    monkeypatch.setitem(tasks.TASKS, "hopeless", hopeless)
+    monkeypatch.setattr(tasks, "_worker_hub", WorkerHub())
+    try:
+        runner.enqueue("flaky", 7)
+        with pytest.raises(RuntimeError):
+            tasks.run_next_fair()
+        assert tasks.run_next_fair() == "done" and runs == [7, 7]
+        runs.clear()
+        runner.enqueue("hopeless", 8)
+        for _ in range(tasks.FAIR_ATTEMPTS):
+            with pytest.raises(RuntimeError):
+                tasks.run_next_fair()
+        assert tasks.run_next_fair() is None and runs == [8] * tasks.FAIR_ATTEMPTS
+    finally:
+        conn.flushdb()
+
+
 # --- 3. races between processes on PostgreSQL ------------------------------------------------------
 
 @pytest.mark.slow
