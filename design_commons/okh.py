@@ -35,6 +35,7 @@ extension see the format. The schema followed is the Internet of Production Alli
 """
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 import urllib.parse
@@ -147,6 +148,7 @@ def _licence_id(design: Mapping[str, Any]) -> str:
         return spdx_id  # keep what the design says; the hub refused bad licences long before
 
 
+@functools.lru_cache(maxsize=4096)  # a design's manifest is asked for again and again; its text rarely changes
 def guess_language(text: str) -> str | None:
     """The language (ISO 639-1, e.g. ``"de"``) a text is written in, or None when that cannot be told.
 

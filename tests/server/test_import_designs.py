@@ -199,13 +199,20 @@ def test_api_imports_a_zip_of_projects(client, make_user, tmp_path: Path) -> Non
 def test_api_manifest_and_files_one_by_one(client, make_user, tmp_path: Path) -> None:
     user = make_user("importer")
     root = okh_projects.atles(tmp_path / "atles")
-    files = [(io.BytesIO((root / rel).read_bytes()), rel) for rel in
-             ("laser/side1.dxf", "laser/top.dxf", "printed/piCameraEnclosure.stl")]
-    r = user.post("/api/v1/designs/import", content_type="multipart/form-data",
-                  data={"manifest": (io.BytesIO((root / "okh.toml").read_bytes()), "okh.toml"), "files": files})
+    def send() -> Any:
+        files = [(io.BytesIO((root / rel).read_bytes()), rel) for rel in
+                 ("laser/side1.dxf", "laser/top.dxf", "printed/piCameraEnclosure.stl")]
+        return user.post("/api/v1/designs/import", content_type="multipart/form-data",
+                         headers={"Idempotency-Key": "atles-1"},
+                         data={"manifest": (io.BytesIO((root / "okh.toml").read_bytes()), "okh.toml"), "files": files})
+
+    r = send()
     assert r.status_code == 201, r.get_json()
     (item,) = r.get_json()["imported"]
     assert item["files"] == ["laser/side1.dxf", "laser/top.dxf", "printed/piCameraEnclosure.stl"]
+    again = send()  # the same key: the first answer, nothing new
+    assert again.status_code == 201 and again.get_json() == r.get_json()
+    assert client.get("/api/v1/designs").get_json()["total"] == 1
 
 
 @pytest.mark.parametrize("member", ["../evil.stl", "/abs/evil.stl", "a/../../evil.stl", "C:/evil.stl"])
