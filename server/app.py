@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     edge.init_app(app)
 
     from server.accounts.routes import bp as accounts_api
+    from server.designs.okh_routes import bp as designs_standards_api
     from server.designs.routes import bp as designs_api
     from server.fablabs.routes import bp as fablabs_api
     from server.node.routes import bp as node_api
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(accounts_api)
     app.register_blueprint(designs_api)
+    app.register_blueprint(designs_standards_api)
     app.register_blueprint(fablabs_api)
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)

@@ -1,4 +1,4 @@
-"""The ``cosmoloc`` command: serve, worker, validate, demo."""
+"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, demo."""
 from __future__ import annotations
 
 import os
@@ -162,6 +162,61 @@ def import_labs(files: tuple[str, ...]) -> None:
     finally:
         hub.close()
     click.echo("\n".join(report.lines()))
+
+
+@main.command("import-designs")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--owner", required=True, help="Email of the account that publishes the imported designs.")
+def import_designs(paths: tuple[str, ...], owner: str) -> None:
+    """Publish designs from OKH-LOSH manifests (okh.toml) and their local files; exit 1 if any is skipped."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.accounts.models import Account
+    from server.config import ConfigError, Settings
+    from server.designs import importing
+    from server.designs.processing import validate_stored_file
+    from server.edge import DEFAULT_BASE_URL
+    from server.hub import Hub
+
+    try:
+        manifests = importing.find_manifests([Path(p) for p in paths])
+        _prepare()
+        hub = Hub(Settings.from_env())
+    except (importing.ImportFileError, ConfigError, SQLAlchemyError) as exc:
+        click.echo(f"cosmoloc import-designs: {exc}", err=True)
+        sys.exit(2)
+    if not manifests:
+        click.echo("cosmoloc import-designs: no OKH manifest (okh.toml, okh-*.toml, *.okh.toml) in "
+                   + ", ".join(paths), err=True)
+        sys.exit(2)
+    try:
+        with hub.db.session() as session:
+            account = session.scalar(select(Account).where(Account.email == owner.strip().lower()))
+            if account is None:
+                click.echo(f"cosmoloc import-designs: no account with the email {owner}", err=True)
+                sys.exit(2)
+            with click.progressbar(length=len(manifests), label="Importing designs", file=sys.stderr) as bar:
+                summary = importing.import_manifests(
+                    session, hub.store, account, manifests, hub.settings.base_url or DEFAULT_BASE_URL,
+                    max_description=hub.settings.limit_int("description_chars"), progress=bar.update,
+                    after_each=session.commit)
+            files = [(item, f.id, f.filename) for item in summary.imported
+                     for v in item.design.versions for f in v.files]
+        verdicts: dict[int, str] = {}
+        with click.progressbar(files, label="Checking files", file=sys.stderr) as checking:
+            for _item, file_id, _name in checking:
+                verdicts[file_id] = validate_stored_file(hub.db, hub.store, hub.limits, file_id,
+                                                         slots=hub.sandboxes) or "checked before"
+    finally:
+        hub.close()
+    click.echo("\n".join(summary.lines()))
+    for item, file_id, name in files:
+        click.echo(f"  design {item.design.id} {name}: {verdicts.get(file_id, 'pending')}")
+    sys.exit(1 if summary.skipped else 0)
 
 
 @main.command()

@@ -107,6 +107,19 @@ PATHS: dict[str, Any] = {
                                               params=[_path("id")], auth=False)},
     "/api/v1/files/{id}/thumbnail.png": {"get": _op("Thumbnail", {"200": {"description": "PNG", "content": {"image/png": {}}}}, params=[_path("id")], auth=False)},
     "/api/v1/files/{id}/manufacturing": {"get": _op("The canonical manufacturing file (STL or DXF in mm)", {"200": {"description": "bytes"}}, params=[_path("id")], auth=False)},
+    "/api/v1/designs/{id}/files/{file_id}/{filename}": {"get": _op(
+        "The bytes as uploaded, at a URL ending in the file's name (as OKH manifests link them)",
+        {"200": {"description": "bytes", "content": {"application/octet-stream": {}}}},
+        params=[_path("id"), _path("file_id"), {"name": "filename", "in": "path", "required": True,
+                                                 "schema": {"type": "string"}}], auth=False)},
+    "/api/v1/designs/import": {"post": _op(
+        "Designs from OKH-LOSH manifests and their files: what was imported and what was skipped, and why",
+        {"201": {"description": "imported and skipped manifests", "content": {"application/json": {}}}}, {
+            "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "archive": {"type": "string", "format": "binary", "description": "a zip of manifests and files"},
+                "manifest": {"type": "string", "format": "binary"},
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                          "description": "each named by the path the manifest gives"}}}}}})},
     "/api/v1/validate": {"post": _op("Validate a file without storing it", {"200": _json("Report")}, {
         "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}, "unit": {"type": "string"}}}}}}, auth=False)},

@@ -124,7 +124,8 @@ def test_an_id_out_of_range_is_a_404_in_a_path_and_a_422_in_a_body(app: Any, cli
     user = make_user("ids")
     for url in (f"/api/v1/designs/{big}", f"/api/v1/files/{big}", f"/api/v1/files/{big}/content",
                 f"/api/v1/fablabs/{big}", f"/api/v1/fablabs/{big}/okw", f"/api/v1/orders/{big}",
-                f"/api/v1/node/jobs/{big}", f"/api/v1/designs/{big}/okh"):
+                f"/api/v1/node/jobs/{big}", f"/api/v1/designs/{big}/okh",
+                f"/api/v1/designs/{big}/files/{big}/part.stl", f"/api/v1/designs/1/files/{big}/part.stl"):
         assert problem(user.get(url), 404)["code"] == "not_found", url
     assert client.get(f"/designs/{big}").status_code == 404
     assert client.get(f"/fablabs/{big}").status_code == 404
