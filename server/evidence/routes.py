@@ -1,0 +1,75 @@
+"""Build reports and their photos: filed by the lab's agent (node token), photos shown to those who may see them.
+
+``POST /api/v1/node/jobs/{id}/report`` (JSON, API.md) answers the job with its ``report``;
+``POST /api/v1/node/jobs/{id}/report/photos`` (multipart, one ``photo``) answers 201 the photo;
+``GET /api/v1/photos/{id}`` and ``/thumbnail`` serve the clean images.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from design_commons.photos import DEFAULT_PHOTO_LIMITS, PhotoRefused, check_photo
+from server.db import utcnow
+from server.designs.models import Blob
+from server.edge import current_account, db, json_body, send_blob, tracked_store
+from server.errors import ApiError, invalid
+from server.evidence import service
+from server.evidence.schemas import BuildReport
+from server.node.auth import current_lab
+from server.orders import schemas as order_schemas
+from server.orders.models import Job
+
+node_bp = Blueprint("evidence_node_api", __name__, url_prefix="/api/v1/node")
+bp = Blueprint("evidence_api", __name__, url_prefix="/api/v1")
+
+
+def job_with_report(job: Job) -> dict[str, Any]:
+    """The job as its lab sees it (API.md Job) plus its ``report`` (null before one is filed)."""
+    f = job.order.file
+    blob = db().get(Blob, f.canonical_sha256 or f.sha256)
+    return {**order_schemas.job_json(job, blob.size_bytes if blob else None), "report": service.report_json(db(), job)}
+
+
+@node_bp.post("/jobs/<int:job_id>/report")
+def file_report(job_id: int) -> Any:
+    job = service.file_report(db(), current_lab(), job_id, json_body(BuildReport), utcnow())
+    db().commit()
+    return jsonify(job_with_report(job))
+
+
+@node_bp.post("/jobs/<int:job_id>/report/photos")
+def add_photo(job_id: int) -> Any:
+    lab = current_lab()
+    upload = request.files.get("photo")
+    if upload is None:
+        raise invalid("Send the photo as the multipart field 'photo'.", {"photo": ["required"]}, code="photo_missing")
+    data = upload.stream.read(DEFAULT_PHOTO_LIMITS.max_bytes + 1)
+    try:
+        photo = check_photo(data, upload.mimetype)
+    except PhotoRefused as refused:
+        status = 413 if refused.code == "photo_too_large" else 422
+        raise ApiError(status, refused.code, refused.message, {"photo": [refused.message]}) from None
+    shas = service.store_photo(db(), tracked_store(), photo)
+    row = service.add_photo(db(), lab, job_id, photo, shas, utcnow())
+    db().commit()
+    return jsonify(service.photo_json(row)), 201
+
+
+def _send_photo(photo_id: int, thumbnail: bool) -> Any:
+    row, public = service.photo_for_viewer(db(), photo_id, current_account(required=False))
+    response = send_blob(row.thumbnail_sha256 if thumbnail else row.sha256, row.media_type)
+    if not public:  # seen by the order's two parties only: no shared cache may keep it
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/photos/<int:photo_id>")
+def photo(photo_id: int) -> Any:
+    return _send_photo(photo_id, thumbnail=False)
+
+
+@bp.get("/photos/<int:photo_id>/thumbnail")
+def photo_thumbnail(photo_id: int) -> Any:
+    return _send_photo(photo_id, thumbnail=True)
