@@ -1,8 +1,10 @@
-"""Build reports and their photos: filed by the lab's agent (node token), photos shown to those who may see them.
+"""Build reports and their photos, design evidence and lab reputation.
 
 ``POST /api/v1/node/jobs/{id}/report`` (JSON, API.md) answers the job with its ``report``;
 ``POST /api/v1/node/jobs/{id}/report/photos`` (multipart, one ``photo``) answers 201 the photo;
-``GET /api/v1/photos/{id}`` and ``/thumbnail`` serve the clean images.
+``GET /api/v1/photos/{id}`` and ``/thumbnail`` serve the clean images;
+``GET /api/v1/designs/{id}/evidence`` answers ``{"design_id", "versions": [{"number", "evidence"}]}``
+and ``GET /api/v1/fablabs/{id}/reputation`` the lab's ``reputation`` (API.md shapes).
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from flask import Blueprint, jsonify, request
 
 from design_commons.photos import DEFAULT_PHOTO_LIMITS, PhotoRefused, check_photo
 from server.db import utcnow
+from server.designs import service as designs
 from server.designs.models import Blob
 from server.edge import current_account, db, json_body, send_blob, tracked_store
 from server.errors import ApiError, invalid
-from server.evidence import service
+from server.evidence import records, service
 from server.evidence.schemas import BuildReport
+from server.fablabs import service as fablabs
 from server.node.auth import current_lab
 from server.orders import schemas as order_schemas
 from server.orders.models import Job
@@ -73,3 +77,16 @@ def photo(photo_id: int) -> Any:
 @bp.get("/photos/<int:photo_id>/thumbnail")
 def photo_thumbnail(photo_id: int) -> Any:
     return _send_photo(photo_id, thumbnail=True)
+
+
+@bp.get("/designs/<int:design_id>/evidence")
+def design_evidence(design_id: int) -> Any:
+    design = designs.get_design(db(), design_id)
+    return jsonify({"design_id": design.id, "versions": [
+        {"number": v.number, "evidence": records.version_evidence(db(), v).to_api()} for v in design.versions]})
+
+
+@bp.get("/fablabs/<int:lab_id>/reputation")
+def lab_reputation(lab_id: int) -> Any:
+    lab = fablabs.get_lab(db(), lab_id)
+    return jsonify({"fablab_id": lab.id, "reputation": records.lab_reputation(db(), lab.id, utcnow()).to_api()})
