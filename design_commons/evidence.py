@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -202,12 +202,14 @@ def counted(jobs: Iterable[JobRecord]) -> list[JobRecord]:
     :data:`MAX_ORDERS_PER_CITIZEN` in any :data:`CAP_WINDOW` (a job past the cap is ignored
     and does not itself fill the window for later ones)."""
     kept: list[JobRecord] = []
-    recent: dict[tuple[int, int], list[datetime]] = defaultdict(list)
+    recent: dict[tuple[int, int], deque[datetime]] = defaultdict(deque)  # kept offer times, oldest first
     for job in sorted(jobs, key=lambda j: (j.offered_at, j.job_id)):
         if job.self_order:
             continue
         times = recent[(job.citizen_id, job.lab_id)]
-        if sum(1 for t in times if t > job.offered_at - CAP_WINDOW) >= MAX_ORDERS_PER_CITIZEN:
+        while times and times[0] <= job.offered_at - CAP_WINDOW:
+            times.popleft()
+        if len(times) >= MAX_ORDERS_PER_CITIZEN:
             continue
         times.append(job.offered_at)
         kept.append(job)
