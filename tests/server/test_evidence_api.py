@@ -82,3 +82,38 @@ def test_a_new_lab_has_no_history_and_declines_show(client, world, make_user):
     assert reputation["acceptance_median_s"] is not None and reputation["acceptance_median_s"] >= 0
     assert client.get("/api/v1/fablabs/999999/reputation").status_code == 404
     assert client.get("/api/v1/designs/999999/evidence").status_code == 404
+
+
+def test_badges_move_only_on_verified_makes_up_to_otrl5_at_two_labs(client, world, make_user):
+    """Six confirmed makes, three at each of two labs: OTRL-5 only with the sixth (6 of 6: lower bound 0.61)."""
+    first, design = world["lab"], world["design"]
+    second = Lab(client, make_user("second"), "Second lab", 41.45, 2.25)
+    levels = []
+    for i in range(6):
+        citizen = make_user(f"maker{i}")
+        o = order(citizen, design).get_json()
+        offered = first.jobs("offered")
+        lab = first if i < 3 else second
+        if i >= 3:  # the first lab declines, the order moves on to the second
+            assert first.post(offered[0]["id"], "decline", reason="full this week").status_code == 200
+        job = lab.jobs("offered")[0]
+        for action in ("accept", "complete"):
+            assert lab.post(job["id"], action).status_code == 200
+        assert lab.post(job["id"], "report", **REPORT).status_code == 200
+        levels.append(_evidence(client, design)["readiness"])  # reported, not yet received
+        assert citizen.post(f"/api/v1/orders/{o['id']}/confirm", json={"fit_for_purpose": "yes"}).status_code == 200
+        levels.append(_evidence(client, design)["readiness"])
+    assert levels == [None, "OTRL-4", "OTRL-4", "OTRL-4", "OTRL-4", "OTRL-4", "OTRL-4", "OTRL-4",
+                      "OTRL-4", "OTRL-4", "OTRL-4", "OTRL-5"]
+    evidence = _evidence(client, design)
+    assert (evidence["verified_makes"], evidence["labs"]) == (6, 2)
+    assert evidence["success"]["lower_bound"] == pytest.approx(0.6097, abs=1e-4)
+    declined = client.get(f"/api/v1/fablabs/{first.id}/reputation").get_json()["reputation"]["declined"]
+    assert (declined["n"], declined["rate"]) == (6, pytest.approx(0.5, abs=1e-6))
+
+
+def test_a_fourth_order_in_ninety_days_from_one_citizen_does_not_count(client, world, make_user):
+    citizen = make_user("regular")
+    for _ in range(4):
+        _made(world, citizen, confirm={"fit_for_purpose": "yes"})
+    assert _evidence(client, world["design"])["verified_makes"] == 3
