@@ -8,6 +8,7 @@ and ``GET /api/v1/fablabs/{id}/reputation`` the lab's ``reputation`` (API.md sha
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -24,6 +25,11 @@ from server.fablabs import service as fablabs
 from server.node.auth import current_lab
 from server.orders import schemas as order_schemas
 from server.orders.models import Job
+
+#: Photos decoded at once in this process: a 50-megapixel photo takes about 150 MB while it is checked.
+PHOTO_CHECKS_AT_ONCE = 2
+PHOTO_WAIT_S = 5.0
+_photo_slots = threading.BoundedSemaphore(PHOTO_CHECKS_AT_ONCE)
 
 node_bp = Blueprint("evidence_node_api", __name__, url_prefix="/api/v1/node")
 bp = Blueprint("evidence_api", __name__, url_prefix="/api/v1")
@@ -50,11 +56,16 @@ def add_photo(job_id: int) -> Any:
     if upload is None:
         raise invalid("Send the photo as the multipart field 'photo'.", {"photo": ["required"]}, code="photo_missing")
     data = upload.stream.read(DEFAULT_PHOTO_LIMITS.max_bytes + 1)
+    if not _photo_slots.acquire(timeout=PHOTO_WAIT_S):
+        raise ApiError(503, "busy", "The hub is checking other photos; try again in a moment.",
+                       headers={"Retry-After": "2"})
     try:
         photo = check_photo(data, upload.mimetype)
     except PhotoRefused as refused:
         status = 413 if refused.code == "photo_too_large" else 422
         raise ApiError(status, refused.code, refused.message, {"photo": [refused.message]}) from None
+    finally:
+        _photo_slots.release()
     shas = service.store_photo(db(), tracked_store(), photo)
     row = service.add_photo(db(), lab, job_id, photo, shas, utcnow())
     db().commit()

@@ -141,3 +141,22 @@ def test_uploads_that_are_not_photos_leave_nothing_behind(client, world):
     r = _upload(client, lab, job_id, _gps_jpeg())
     assert r.status_code == 409 and r.get_json()["code"] == "too_many_photos"
     assert len(lab.post(job_id, "report", **AGENT_REPORT).get_json()["report"]["photos"]) == 6
+
+
+def test_photo_checks_wait_for_a_free_slot_and_say_when_busy(client, world, monkeypatch):
+    from server.evidence import routes
+
+    _, job_id = _job(world)
+    lab = world["lab"]
+    lab.post(job_id, "report", **AGENT_REPORT)
+    monkeypatch.setattr(routes, "PHOTO_WAIT_S", 0.05)
+    for _ in range(routes.PHOTO_CHECKS_AT_ONCE):
+        assert routes._photo_slots.acquire(timeout=1)
+    try:
+        r = _upload(client, lab, job_id, _gps_jpeg())
+        assert r.status_code == 503 and r.get_json()["code"] == "busy" and r.headers["Retry-After"] == "2"
+    finally:
+        for _ in range(routes.PHOTO_CHECKS_AT_ONCE):
+            routes._photo_slots.release()
+    assert _upload(client, lab, job_id, _gps_jpeg()).status_code == 201
+    assert len(lab.post(job_id, "report", **AGENT_REPORT).get_json()["report"]["photos"]) == 1
