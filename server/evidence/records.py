@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from design_commons import evidence
 from design_commons.evidence import Answer, DesignEvidence, JobRecord, Reputation
 from server.designs.models import DesignFile, DesignVersion
-from server.evidence.models import BuildReportRecord, ReceiptRecord
+from server.evidence.models import BuildPhoto, BuildReportRecord, ReceiptRecord
 from server.fablabs.models import Fablab
 from server.orders.models import Job, JobState, Order, OrderEvent, OrderStatus
 
@@ -85,11 +85,25 @@ def version_geometry(version: DesignVersion) -> set[str]:
     return {f.canonical_sha256 or f.sha256 for f in version.files}
 
 
+def _made_from(version: DesignVersion) -> Any:
+    """The ids of the files (of any version) with the same geometry as one of ``version``'s."""
+    return select(DesignFile.id).where(func.coalesce(DesignFile.canonical_sha256, DesignFile.sha256)
+                                       .in_(version_geometry(version)))
+
+
 def version_evidence(session: Session, version: DesignVersion) -> DesignEvidence:
     """Readiness evidence for one design version: the jobs that made any of its geometry."""
-    made = select(DesignFile.id).where(func.coalesce(DesignFile.canonical_sha256, DesignFile.sha256)
-                                       .in_(version_geometry(version)))
-    return evidence.design_evidence(job_records(session, Order.file_id.in_(made)))
+    return evidence.design_evidence(job_records(session, Order.file_id.in_(_made_from(version))))
+
+
+def version_photos(session: Session, version: DesignVersion, limit: int = 24) -> list[BuildPhoto]:
+    """Photos of made parts of this geometry whose orders were received (public), newest first."""
+    return list(session.scalars(
+        select(BuildPhoto).join(BuildReportRecord, BuildPhoto.report_id == BuildReportRecord.id)
+        .join(Job, Job.id == BuildReportRecord.job_id).join(Order, Order.id == Job.order_id)
+        .where(Order.file_id.in_(_made_from(version)), Order.status == OrderStatus.RECEIVED,
+               Job.state == JobState.COMPLETED)
+        .order_by(BuildPhoto.id.desc()).limit(limit)))
 
 
 def lab_reputation(session: Session, lab_id: int, now: dt.datetime,

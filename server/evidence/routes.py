@@ -3,7 +3,8 @@
 ``POST /api/v1/node/jobs/{id}/report`` (JSON, API.md) answers the job with its ``report``;
 ``POST /api/v1/node/jobs/{id}/report/photos`` (multipart, one ``photo``) answers 201 the photo;
 ``GET /api/v1/photos/{id}`` and ``/thumbnail`` serve the clean images;
-``GET /api/v1/designs/{id}/evidence`` answers ``{"design_id", "versions": [{"number", "evidence"}]}``
+``GET /api/v1/designs/{id}/evidence`` answers ``{"design_id", "versions": [{"number", "evidence", "photos"}]}``
+(photos of received orders only)
 and ``GET /api/v1/fablabs/{id}/reputation`` the lab's ``reputation`` (API.md shapes).
 """
 from __future__ import annotations
@@ -94,7 +95,8 @@ def photo_thumbnail(photo_id: int) -> Any:
 def design_evidence(design_id: int) -> Any:
     design = designs.get_design(db(), design_id)
     return jsonify({"design_id": design.id, "versions": [
-        {"number": v.number, "evidence": records.version_evidence(db(), v).to_api()} for v in design.versions]})
+        {"number": v.number, "evidence": records.version_evidence(db(), v).to_api(),
+         "photos": [service.photo_json(p) for p in records.version_photos(db(), v)]} for v in design.versions]})
 
 
 @bp.get("/fablabs/<int:lab_id>/reputation")

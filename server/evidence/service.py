@@ -119,6 +119,15 @@ def photo_for_viewer(session: Session, photo_id: int, account: Any) -> tuple[Bui
     raise not_found("photo")
 
 
+def report_complete(session: Session, order: Order) -> bool:
+    """Whether the lab that made ``order`` filed a complete report (the ledger's lab share follows it)."""
+    job = next((j for j in order.jobs if j.state == JobState.COMPLETED), None)
+    if job is None:
+        return False
+    record = report_of(session, job.id)
+    return record is not None and not missing(record.to_report(), received(order, job))
+
+
 def photo_json(photo: BuildPhoto) -> dict[str, Any]:
     return {"id": photo.id, "media_type": photo.media_type, "width": photo.width, "height": photo.height,
             "url": f"/api/v1/photos/{photo.id}", "thumbnail_url": f"/api/v1/photos/{photo.id}/thumbnail"}

@@ -52,7 +52,15 @@ def _upload(client, lab: Lab, job_id: int, data: bytes, mimetype: str = "image/j
                        data={"photo": (io.BytesIO(data), "part.jpg", mimetype)}, content_type="multipart/form-data")
 
 
-def test_the_agent_files_the_operator_completes_the_receipt_locks(client, world):
+def _complete(app, order_id: int) -> bool:
+    from server.evidence.service import report_complete
+    from server.orders.models import Order
+
+    with app.extensions["cosmoloc.hub"].db.session() as session:
+        return report_complete(session, session.get(Order, order_id))
+
+
+def test_the_agent_files_the_operator_completes_the_receipt_locks(app, client, world):
     order_id, job_id = _job(world)
     lab = world["lab"]
     r = lab.post(job_id, "report", **AGENT_REPORT)
@@ -65,8 +73,10 @@ def test_the_agent_files_the_operator_completes_the_receipt_locks(client, world)
     assert report["settings"] == {"layer_height_mm": 0.2, "infill_percent": 15, "slicer": "PrusaSlicer"}
     assert report["machine"] == {"make": "Prusa", "model": "MK4"} and report["material"]["lot"] == "A7"
     assert report["missing"] == ["receipt"] and report["complete"] is False
+    assert not _complete(app, order_id)
     assert client.get(f"/api/v1/node/jobs/{job_id}", headers=lab.headers).status_code == 200
     assert world["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
+    assert _complete(app, order_id)
     r = lab.post(job_id, "report", outcome="partial", failure_mode="surface", material={"name": "PLA"})
     assert r.status_code == 409 and r.get_json()["code"] == "report_locked"
     events = [e["kind"] for e in world["citizen"].get(f"/api/v1/orders/{order_id}").get_json()["events"]]
@@ -111,6 +121,9 @@ def test_a_photo_with_gps_is_stored_without_it_and_shown_only_to_the_order_until
     assert stranger.get(photo["url"]).status_code == 404 and client.get(photo["url"]).status_code == 404
     assert lab.post(job_id, "report", **OPERATOR_REPORT).get_json()["report"]["photos"] == [photo]
 
+    evidence_url = f"/api/v1/designs/{world['design']['id']}/evidence"
+    assert client.get(evidence_url).get_json()["versions"][-1]["photos"] == []  # not received yet: private
+
     from server.designs.blobs import sweep_orphans
 
     hub = app.extensions["cosmoloc.hub"]
@@ -118,6 +131,7 @@ def test_a_photo_with_gps_is_stored_without_it_and_shown_only_to_the_order_until
     assert citizen.post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
     public = client.get(photo["url"])
     assert public.status_code == 200 and public.data == seen.data and "public" in public.headers["Cache-Control"]
+    assert client.get(evidence_url).get_json()["versions"][-1]["photos"] == [photo]
     assert _upload(client, lab, job_id, _gps_jpeg()).get_json()["code"] == "report_locked"
 
 
