@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from design_commons.photos import DEFAULT_PHOTO_LIMITS, PhotoRefused, check_photo
-from server.db import utcnow
+from server.db import read_then_release, utcnow
 from server.designs import service as designs
 from server.designs.models import Blob
 from server.edge import current_account, db, json_body, send_blob, tracked_store
@@ -52,10 +52,11 @@ def file_report(job_id: int) -> Any:
 
 @node_bp.post("/jobs/<int:job_id>/report/photos")
 def add_photo(job_id: int) -> Any:
-    lab = current_lab()
     upload = request.files.get("photo")
     if upload is None:
         raise invalid("Send the photo as the multipart field 'photo'.", {"photo": ["required"]}, code="photo_missing")
+    with read_then_release(db()):  # decoding takes a while: no transaction (nor SQLite's write lock) is held
+        service.may_add_photo(db(), current_lab(), job_id)
     data = upload.stream.read(DEFAULT_PHOTO_LIMITS.max_bytes + 1)
     if not _photo_slots.acquire(timeout=PHOTO_WAIT_S):
         raise ApiError(503, "busy", "The hub is checking other photos; try again in a moment.",
@@ -68,7 +69,7 @@ def add_photo(job_id: int) -> Any:
     finally:
         _photo_slots.release()
     shas = service.store_photo(db(), tracked_store(), photo)
-    row = service.add_photo(db(), lab, job_id, photo, shas, utcnow())
+    row = service.add_photo(db(), current_lab(), job_id, photo, shas, utcnow())
     db().commit()
     return jsonify(service.photo_json(row)), 201
 

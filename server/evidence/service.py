@@ -75,19 +75,42 @@ def store_photo(session: Session, store: BlobStore, photo: CheckedPhoto) -> tupl
     return shas[0], shas[1]
 
 
+def _photo_refusal(order: Order, job: Job, record: BuildReportRecord | None, photos: int) -> ApiError | None:
+    if record is None:
+        return ApiError(409, "no_report", "File the job's report before adding photos to it.")
+    if received(order, job):
+        return ApiError(409, "report_locked", "The citizen has confirmed receipt; the report no longer changes.")
+    if photos >= MAX_PHOTOS:
+        return ApiError(409, "too_many_photos", f"A report carries at most {MAX_PHOTOS} photos.")
+    return None
+
+
+def _photo_count(session: Session, record: BuildReportRecord | None) -> int:
+    if record is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(BuildPhoto).where(BuildPhoto.report_id == record.id)) or 0
+
+
+def may_add_photo(session: Session, lab: Fablab, job_id: int) -> None:
+    """The checks of :func:`add_photo`, without locks: run before a photo is decoded, so a refused
+    upload costs no decoding (they are made again under the lock)."""
+    job = lab_actions.get_job(session, lab, job_id)
+    record = report_of(session, job.id)
+    refusal = _photo_refusal(job.order, job, record, _photo_count(session, record))
+    if refusal is not None:
+        raise refusal
+
+
 def add_photo(session: Session, lab: Fablab, job_id: int, photo: CheckedPhoto, shas: tuple[str, str],
               now: dt.datetime) -> BuildPhoto:
     """Attach a stored photo to the job's report: 409 ``no_report`` before one is filed,
     ``too_many_photos`` past :data:`MAX_PHOTOS`, ``report_locked`` once receipt is confirmed."""
     order, job = lab_actions._locked(session, lab, job_id)
     record = report_of(session, job.id)
-    if record is None:
-        raise ApiError(409, "no_report", "File the job's report before adding photos to it.")
-    if received(order, job):
-        raise ApiError(409, "report_locked", "The citizen has confirmed receipt; the report no longer changes.")
-    count = session.scalar(select(func.count()).select_from(BuildPhoto).where(BuildPhoto.report_id == record.id))
-    if (count or 0) >= MAX_PHOTOS:
-        raise ApiError(409, "too_many_photos", f"A report carries at most {MAX_PHOTOS} photos.")
+    refusal = _photo_refusal(order, job, record, _photo_count(session, record))
+    if refusal is not None:
+        raise refusal
+    assert record is not None
     row = BuildPhoto(report_id=record.id, sha256=shas[0], thumbnail_sha256=shas[1], media_type=photo.media_type,
                      width=photo.width, height=photo.height, size_bytes=len(photo.content), created_at=now)
     session.add(row)

@@ -139,6 +139,7 @@ def test_uploads_that_are_not_photos_leave_nothing_behind(client, world):
     _, job_id = _job(world)
     lab = world["lab"]
     lab.post(job_id, "report", **AGENT_REPORT)
+    assert _upload(client, world["other"], job_id, _gps_jpeg()).status_code == 404  # another lab's job
     r = _upload(client, lab, job_id, b"<html>not a photo</html>")
     assert r.status_code == 422 and r.get_json()["code"] == "photo_not_image"
     assert "JPEG, PNG or WebP" in r.get_json()["detail"]

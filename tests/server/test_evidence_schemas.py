@@ -78,3 +78,18 @@ def test_the_receipt_takes_fit_for_purpose_and_a_comment() -> None:
     assert Receipt.model_validate({"fit_for_purpose": "unsure", "comment": "fits, wobbles"}).comment == "fits, wobbles"
     with pytest.raises(ValidationError):
         Receipt.model_validate({"fit_for_purpose": "maybe"})
+
+
+@pytest.mark.parametrize("body", [AGENT, {"outcome": "failed", "material": {"name": "PETG"}},
+                                  {**AGENT, "machine": {"make": "Prusa", "model": "MK4"}, "attempts": 2,
+                                   "material": {"name": "PLA", "brand": "Fiberlogy", "lot": "L1"},
+                                   "settings": {"nozzle_mm": 0.6, "brim": True, "fan": "auto"}, "notes": "ok"}])
+def test_a_stored_report_reads_back_as_filed(body: dict) -> None:
+    from server.evidence.models import BuildReportRecord
+
+    report = BuildReport.model_validate(body)
+    record = BuildReportRecord()
+    record.store(report)
+    again = record.to_report()
+    assert again.model_dump(exclude={"settings"}) == report.model_dump(exclude={"settings"})
+    assert (again.settings.known() if again.settings else None) == (report.settings.known() if report.settings else None)
