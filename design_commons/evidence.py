@@ -238,7 +238,7 @@ class DesignEvidence:
     ``verified_makes``: counted jobs with a successful report and a confirmed receipt;
     ``labs``: distinct labs among them. ``success`` is over every counted job with a known
     outcome (a success counts once received). ``failure_modes``: counts of non-successes by
-    mode. ``time_ratio`` / ``mass_ratio``: median actual / estimated, over ``estimates_n``
+    mode. ``time_ratio`` / ``mass_ratio``: median actual / estimated, over ``time_n``
     and ``mass_n`` jobs.
     """
 
