@@ -25,6 +25,7 @@ keys are ignored, keys marked ``?`` may be missing)::
             "validation"?: {"status": "passed" | "warnings" | "failed" | "pending", ...},
             "thumbnail_url"?: "/api/v1/files/40/thumbnail.png",
         }, ...],
+        "evidence"?: {"readiness": "OTRL-4" | "OTRL-5" | None, ...},   # design_commons.evidence
     }
 
 Lengths are in mm. The manifest's ``repo`` is the design's page on the hub
@@ -70,6 +71,9 @@ PROCESSES_BY_KIND: dict[str, tuple[str, ...]] = {"mesh": tuple(MESH_PROCESSES), 
 SOURCE_EXTENSIONS: tuple[str, ...] = (".scad", ".fcstd", ".step", ".stp", ".f3d", ".blend")
 #: Texts shorter than this (in letters) say too little to tell their language.
 MIN_LETTERS_FOR_LANGUAGE = 40
+#: The readiness levels the hub's evidence of making can support (``design_commons.evidence.Readiness``).
+EVIDENCED_READINESS = ("OTRL-4", "OTRL-5")
+_TRL = {f"OTRL-{n}" for n in range(1, 7)}
 
 
 def _tsdc(kind: str, processes: Iterable[str]) -> list[str]:
@@ -242,6 +246,12 @@ def build_manifest(design: Mapping[str, Any], version: Mapping[str, Any], base_u
     language = _language(design)
     if language:
         manifest["documentation-language"] = language
+    evidence = version.get("evidence")
+    readiness = evidence.get("readiness") if isinstance(evidence, Mapping) else None
+    if readiness in EVIDENCED_READINESS:
+        # only as far as the hub's evidence goes (confirmed makes), with the evidence as attestation
+        manifest["technology-readiness-level"] = readiness
+        manifest["attestation"] = f"{base}/api/v1/designs/{design_id}/evidence"
     tags = [str(t) for t in design.get("tags") or [] if str(t).strip()]
     if tags:
         manifest["keywords"] = tags
@@ -332,8 +342,8 @@ def validate_manifest(toml_text: str) -> list[str]:
     Checks the keys ``okh.schema.json`` requires (``okhv`` exactly ``OKH-LOSHv1.0``,
     ``name``, ``repo`` as an http(s) URL, ``version`` as a string or number, ``license``,
     ``licensor`` as a name or an Agent table with a ``name`` or a list of them, ``function``) and
-    the shape of the optional
-    ``tsdc``, ``outer-dimensions`` and ``[[part]]`` entries (each part has a ``name`` and a
+    the shape of the optional ``tsdc``, ``outer-dimensions``, ``technology-readiness-level``
+    (``OTRL-1`` .. ``OTRL-6``), ``attestation`` (a URL) and ``[[part]]`` entries (each part has a ``name`` and a
     ``source`` or ``export``). Problems are plain sentences naming the key.
     """
     try:
@@ -362,6 +372,10 @@ def validate_manifest(toml_text: str) -> list[str]:
     if "function" in data and not _nonempty_str(data["function"]):
         problems.append("function must be a non-empty string")
 
+    if "technology-readiness-level" in data and data["technology-readiness-level"] not in _TRL:
+        problems.append("technology-readiness-level must be one of OTRL-1 .. OTRL-6")
+    if "attestation" in data and not _is_url(data["attestation"]):
+        problems.append("attestation must be an http(s):// URL")
     if "tsdc" in data:
         problems += _check_tsdc(data["tsdc"], "tsdc")
     if "outer-dimensions" in data:

@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server.accounts.routes import bp as accounts_api
     from server.designs.okh_routes import bp as designs_standards_api
     from server.designs.routes import bp as designs_api
+    from server.evidence.routes import bp as evidence_api
+    from server.evidence.routes import node_bp as evidence_node_api
     from server.fablabs.routes import bp as fablabs_api
     from server.node.routes import bp as node_api
     from server.openapi import bp as openapi_bp
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(fablabs_api)
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)
+    app.register_blueprint(evidence_api)
+    app.register_blueprint(evidence_node_api)
     app.register_blueprint(openapi_bp)
 
     from server import web

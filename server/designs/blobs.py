@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import Exists, delete, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -40,9 +40,12 @@ def ensure_blob(session: Session, sha256: str, size_bytes: int) -> None:
                     .on_conflict_do_update(index_elements=["sha256"], set_={"created_at": now}))
 
 
-def _referenced(sha_column: Any) -> Exists:
-    return exists().where(or_(DesignFile.sha256 == sha_column, DesignFile.canonical_sha256 == sha_column,
-                              DesignFile.thumbnail_sha256 == sha_column))
+def _referenced(sha_column: Any) -> ColumnElement[bool]:
+    from server.evidence.models import BuildPhoto
+
+    return or_(exists().where(or_(DesignFile.sha256 == sha_column, DesignFile.canonical_sha256 == sha_column,
+                                  DesignFile.thumbnail_sha256 == sha_column)),
+               exists().where(or_(BuildPhoto.sha256 == sha_column, BuildPhoto.thumbnail_sha256 == sha_column)))
 
 
 def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: float | None = None) -> int:

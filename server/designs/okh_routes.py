@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, request
 from server.designs import importing, service
 from server.designs import routes as designs_routes
 from server.designs.processing import queue_validation
-from server.edge import current_account, db, idempotent, public_base_url, send_blob, tracked_store
+from server.edge import current_account, db, file_store, idempotent, public_base_url, send_blob
 from server.errors import ApiError, invalid, not_found
 
 bp = Blueprint("designs_standards_api", __name__, url_prefix="/api/v1")
@@ -69,7 +69,7 @@ def import_designs() -> tuple[dict[str, Any], int]:
         if not manifests:
             raise invalid("No OKH manifest (okh.toml, okh-*.toml, *.okh.toml) was sent.", {"archive": ["no manifest"]},
                           code="no_manifest")
-        summary = importing.import_manifests(db(), tracked_store(), account, manifests, public_base_url(),
+        summary = importing.import_manifests(db(), file_store(), account, manifests, public_base_url(),
                                              shown=lambda p: p.relative_to(root).as_posix(),
                                              quota=hub().upload_quota,
                                              max_description=hub().settings.limit_int("description_chars"))

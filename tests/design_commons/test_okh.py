@@ -256,11 +256,33 @@ def test_losh_dummy_manifest_is_an_okh_v2_variant() -> None:
     # outer-dimensions is an OpenSCAD string, and the part misspells "width" as "widht"
     assert any(p.startswith("outer-dimensions must be a table") for p in problems)
     assert "part[1].outer-dimensions.width must be a number (mm)" in problems
+    assert "technology-readiness-level must be one of OTRL-1 .. OTRL-6" in problems  # it says "OTLR-5"
     assert not any(p.endswith("is required") for p in problems)
-    assert len(problems) == 3
+    assert len(problems) == 4
 
 
 def test_fairit_manifest_differs_only_in_its_okh_version() -> None:
     assert validate_manifest(_corpus("fairit_okh.toml")) == [
         "okhv must be 'OKH-LOSHv1.0', not '2.4'"
     ]
+
+
+@pytest.mark.parametrize(("readiness", "expected"), [(None, None), ("OTRL-4", "OTRL-4"), ("OTRL-5", "OTRL-5"),
+                                                     ("OTRL-6", None)])
+def test_readiness_goes_only_as_far_as_the_evidence(readiness: str | None, expected: str | None) -> None:
+    version = {**_version(), "evidence": {"verified_makes": 3, "readiness": readiness}}
+    text = build_manifest(_design(), version, BASE)
+    data = tomllib.loads(text)
+    assert data.get("technology-readiness-level") == expected
+    if expected:
+        assert data["attestation"] == "https://hub.example.org/api/v1/designs/12/evidence"
+    else:
+        assert "attestation" not in data
+    assert validate_manifest(text) == []
+    assert "technology-readiness-level" not in tomllib.loads(build_manifest(_design(), _version(), BASE))
+
+
+def test_a_made_up_readiness_level_is_a_problem() -> None:
+    text = 'technology-readiness-level = "OTRL-9"\nattestation = "x"\n' + build_manifest(_design(), _version(), BASE)
+    assert validate_manifest(text) == ["technology-readiness-level must be one of OTRL-1 .. OTRL-6",
+                                       "attestation must be an http(s):// URL"]
