@@ -51,12 +51,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server.node.routes import bp as node_api
     from server.openapi import bp as openapi_bp
     from server.orders.routes import bp as orders_api
+    from server.quotes.routes import bp as quotes_api
 
     app.register_blueprint(accounts_api)
     app.register_blueprint(designs_api)
     app.register_blueprint(fablabs_api)
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)
+    app.register_blueprint(quotes_api)
     app.register_blueprint(openapi_bp)
 
     from server import web

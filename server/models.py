@@ -4,3 +4,4 @@ from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVer
 from server.fablabs.models import Fablab, Machine, MachineStateSample  # noqa: F401
 from server.idempotency import IdempotencyRecord  # noqa: F401
 from server.orders.models import Job, Order, OrderEvent  # noqa: F401
+from server.quotes.models import RateCardVersion  # noqa: F401

@@ -72,11 +72,21 @@ def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) 
         reasons.append("too_thick" if "too_thick" in fit_reasons and "too_small" not in fit_reasons else "too_small")
     if not any(m.state in AVAILABLE for m in with_process):
         reasons.append("machine_unavailable")
-    usable = [m for m in with_material if m.state in AVAILABLE and fits(requirements, m, order.thickness_mm) is None]
+    usable = usable_machines(order, requirements, lab)
     if not usable:
         return None, reasons or ["machine_unavailable"]
     best = min(usable, key=lambda m: (m.queue_length, 0 if m.state == MachineState.IDLE else 1, m.key))
     return best, []
+
+
+def usable_machines(order: Order, requirements: dict[str, Any], lab: LabFacts) -> list[MachineFacts]:
+    """The lab's machines that can make the order now: its process, its material, available, the part fits."""
+    processes = set(requirements.get("processes") or [])
+    if order.process:
+        processes &= {order.process}
+    material = order.material.strip().lower()
+    return [m for m in lab.machines if m.process in processes and m.state in AVAILABLE
+            and material in {x.lower() for x in (m.materials or [])} and fits(requirements, m, order.thickness_mm) is None]
 
 
 def past_labs(session: Session, order: Order) -> dict[int, str]:
@@ -154,7 +164,7 @@ _MACHINE_COLUMNS = (Machine.fablab_id, Machine.key, Machine.process, Machine.bui
                     Machine.build_z_mm, Machine.materials, Machine.state, Machine.queue_length)
 
 
-def _load(session: Session, ids: list[int]) -> dict[int, LabFacts]:
+def load_labs(session: Session, ids: list[int]) -> dict[int, LabFacts]:
     """The labs with these ids and their machines, a chunk of ids per query (a lab's row once per machine)."""
     out: dict[int, LabFacts] = {}
     lab_width = len(_LAB_COLUMNS)
@@ -180,7 +190,7 @@ def candidates(session: Session, order: Order, requirements: dict[str, Any], now
         hits = hits[:nearest]
     if not hits:
         return []
-    labs = _load(session, [i for i, _ in hits])
+    labs = load_labs(session, [i for i, _ in hits])
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
     out = [_judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
@@ -226,7 +236,7 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
             batch = hits[start:start + 50]
             if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
                 break  # every lab left is farther than an eligible one
-            labs = _load(session, [i for i, _ in batch])
+            labs = load_labs(session, [i for i, _ in batch])
             for i, d in batch:
                 judged.add(i)
                 if i in labs:
