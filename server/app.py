@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server.node.routes import bp as node_api
     from server.openapi import bp as openapi_bp
     from server.orders.routes import bp as orders_api
+    from server.quotes.pages import bp as methods_pages
     from server.quotes.routes import bp as quotes_api
 
     app.register_blueprint(accounts_api)
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)
     app.register_blueprint(quotes_api)
+    app.register_blueprint(methods_pages)
     app.register_blueprint(openapi_bp)
 
     from server import web

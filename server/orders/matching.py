@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from design_commons import fitting, licences
+from design_commons import fitting, licences, materials
 from server.fablabs import service as fablabs
 from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
 from server.orders.models import Job, JobState, Order
@@ -62,9 +62,8 @@ def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) 
     with_process = [m for m in lab.machines if m.process in processes]
     if not with_process:
         return None, ["no_process"]
-    material = order.material.strip().lower()
     reasons: list[str] = []
-    with_material = [m for m in with_process if material in {x.lower() for x in (m.materials or [])}]
+    with_material = [m for m in with_process if lists_material(m, order.material)]
     if not with_material:
         reasons.append("no_material")
     fit_reasons = [fits(requirements, m, order.thickness_mm) for m in with_process]
@@ -84,9 +83,14 @@ def usable_machines(order: Order, requirements: dict[str, Any], lab: LabFacts) -
     processes = set(requirements.get("processes") or [])
     if order.process:
         processes &= {order.process}
-    material = order.material.strip().lower()
     return [m for m in lab.machines if m.process in processes and m.state in AVAILABLE
-            and material in {x.lower() for x in (m.materials or [])} and fits(requirements, m, order.thickness_mm) is None]
+            and lists_material(m, order.material) and fits(requirements, m, order.thickness_mm) is None]
+
+
+def lists_material(machine: MachineFacts, material: str) -> bool:
+    """Whether the machine lists the material: by the materials vocabulary (PLA is "polylactic acid"), else
+    case-insensitively."""
+    return any(materials.same(material, x) for x in machine.materials or [])
 
 
 def past_labs(session: Session, order: Order) -> dict[int, str]:

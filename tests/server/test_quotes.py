@@ -90,6 +90,10 @@ def test_labs_without_a_card_say_price_on_request(world):
     assert body["total"] == 3 and all(q["price"] is None for q in body["items"])
     q = body["items"][0]
     assert q["estimate"]["mass_g"] > 0 and q["ready_by"]["p50"] <= q["ready_by"]["p90"]
+    # the vocabulary: machines listing "PLA" make "polylactic acid"; "PETG" is another material
+    assert quotes(world["citizen"], world["design"], material="Polylactic acid").get_json()["total"] == 3
+    petg = quotes(world["citizen"], world["design"], material="petg").get_json()
+    assert [q["fablab"]["name"] for q in petg["items"]] == ["Cheap lab"] and petg["items"][0]["machine_key"] == "b"
 
 
 def test_sorted_by_price_and_by_ready_time_and_paged(world):
@@ -155,3 +159,16 @@ def test_bad_questions_get_problem_json(world):
 def test_unknown_design_is_404(world):
     r = world["citizen"].get("/api/v1/designs/999999/quotes", query_string={"material": "PLA", "near": HERE})
     assert r.status_code == 404
+
+
+def test_the_methods_page_lists_every_factor_with_edition_and_source(client):
+    from markupsafe import escape
+
+    from design_commons import transport
+
+    r = client.get("/methods/transport")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    page = r.get_data(as_text=True)
+    for f in transport.FACTORS:
+        assert f'id="factor-{f.key}"' in page and str(escape(f.source)) in page
+    assert "0.12715" in page and "DESNZ" in page and "2026" in page and "transport only" in page
