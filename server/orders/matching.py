@@ -207,19 +207,30 @@ def candidates(session: Session, order: Order, requirements: dict[str, Any], now
 def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime, stale_after_s: int,
          licence_id: str) -> Candidate | None:
     """The lab the order should be offered to: the first of :func:`candidates`' eligible labs, found
-    without judging every lab.
+    without judging every lab (:func:`nearest_eligible`)."""
+    found, _ = nearest_eligible(session, order, requirements, now, stale_after_s, licence_id, 1)
+    if not found:
+        return None
+    nearest = round(found[0].distance_km, 6)
+    return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
+
+
+def nearest_eligible(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime,
+                     stale_after_s: int, licence_id: str, want: int) -> tuple[list[Candidate], bool]:
+    """At least the ``want`` nearest eligible labs (all of them, when there are fewer) in rank order, and
+    whether every lab within the maximum distance was judged (then the list holds every eligible lab).
 
     The database keeps only labs that could qualify (accepting, claimed, online, of an allowed kind,
     with an available machine of a usable process). The search looks in growing circles around the
-    delivery point (a sixty-fourth of the maximum distance, then 4x wider each time): once an
-    eligible lab lies inside the circle, no lab outside it can be nearer, so the work follows the
+    delivery point (a sixty-fourth of the maximum distance, then 4x wider each time): once ``want``
+    eligible labs lie inside the circle, no lab outside it can be nearer, so the work follows the
     labs near the citizen rather than all labs within the maximum distance.
     """
     processes = set(requirements.get("processes") or [])
     if order.process:
         processes &= {order.process}
     if not processes:
-        return None
+        return [], True
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
     # correlated, so both databases drive the query from the spatial index rather than from the machines
@@ -230,16 +241,18 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
     if excluded_kinds:
         query = query.where(Fablab.kind.not_in([LabKind(k) for k in sorted(excluded_kinds)]))
     judged: set[int] = set(before)
+    found: list[Candidate] = []
     radius = order.max_distance_km / 64
     while True:
         radius = min(radius, order.max_distance_km)
         hits = [(i, d) for i, d in fablabs.within(session, order.delivery_latitude, order.delivery_longitude,
                                                   radius, query) if i not in judged]
-        found: list[Candidate] = []
+        complete = True
         for start in range(0, len(hits), 50):
             batch = hits[start:start + 50]
-            if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
-                break  # every lab left is farther than an eligible one
+            if len(found) >= want and round(batch[0][1], 6) > round(found[want - 1].distance_km, 6):
+                complete = False
+                break  # every lab left is farther than the ones wanted
             labs = load_labs(session, [i for i, _ in batch])
             for i, d in batch:
                 judged.add(i)
@@ -248,9 +261,6 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
                     if c.eligible:
                         found.append(c)
             found.sort(key=Candidate.rank_key)
-        if found:
-            nearest = round(found[0].distance_km, 6)
-            return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
-        if radius >= order.max_distance_km:
-            return None
+        if len(found) >= want or radius >= order.max_distance_km:
+            return found, complete and radius >= order.max_distance_km
         radius *= 4

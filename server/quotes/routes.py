@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from server.db import utcnow
-from server.edge import current_account, db, list_response
+from server.edge import current_account, db
 from server.quotes import schemas, service
 
 bp = Blueprint("quotes_api", __name__, url_prefix="/api/v1")
@@ -29,5 +29,6 @@ def get_rates(lab_id: int) -> Any:
 def design_quotes(design_id: int) -> Any:
     args = schemas.quote_args(request.args.to_dict())
     stale_after_s = current_app.extensions["cosmoloc.hub"].rules.stale_after_s
-    items, total = service.quotes(db(), design_id, args, stale_after_s, utcnow())
-    return list_response([q.to_json() for q in items], args.page, args.per_page, total)
+    found = service.quotes(db(), design_id, args, stale_after_s, utcnow())
+    return jsonify({"items": [q.to_json() for q in found.items], "page": args.page, "per_page": args.per_page,
+                    "total": found.total, "total_exact": found.total_exact})

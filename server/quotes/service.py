@@ -31,6 +31,7 @@ from server.quotes.models import RateCardVersion
 from server.quotes.schemas import QuoteArgs
 
 REFERENCE = "sea_shenzhen"  # the reference each quote is set beside (DESIGN.md's first)
+SORT_POOL = 200  # cheapest and soonest rank at most this many of the nearest eligible labs (more if paged past)
 
 
 def current_card(session: Session, lab_id: int) -> RateCardVersion | None:
@@ -166,10 +167,26 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     return Quote(c, lab.kind.value, machine.key, estimate, price, ready, transport.statement(leg, ref))
 
 
-def quotes(session: Session, design_id: int, args: QuoteArgs, stale_after_s: int,
-           now: dt.datetime) -> tuple[list[Quote], int]:
-    """One page of quotes of the eligible labs, sorted by ``args.sort``; and how many there are."""
+@dataclass
+class QuotePage:
+    items: list[Quote]
+    total: int  # eligible labs found; all of them when ``total_exact``, else at least this many
+    total_exact: bool
+
+
+def quotes(session: Session, design_id: int, args: QuoteArgs, stale_after_s: int, now: dt.datetime) -> QuotePage:
+    """One page of quotes of the eligible labs, sorted by ``args.sort``, and how many there are."""
     design, row = _part(session, design_id, args)
+    return quote_page(session, design.license_id, row, args, stale_after_s, now)
+
+
+def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteArgs, stale_after_s: int,
+               now: dt.datetime) -> QuotePage:
+    """:func:`quotes` for a file already chosen (its report and requirements are what is read).
+
+    Labs are judged nearest first until the page is filled (``nearest``) or until :data:`SORT_POOL`
+    eligible labs are found (``cheapest``, ``soonest``: the pool is what they rank), never every lab
+    within the maximum distance unless that is where the search ends; ``total_exact`` says whether it did."""
     requirements = row.requirements or {}
     processes = requirements.get("processes") or []
     if args.process and args.process not in processes:
@@ -180,16 +197,22 @@ def quotes(session: Session, design_id: int, args: QuoteArgs, stale_after_s: int
     order = Order(material=args.material, process=args.process, thickness_mm=args.thickness_mm,
                   quantity=args.quantity, delivery_latitude=where.latitude, delivery_longitude=where.longitude,
                   max_distance_km=args.max_distance_km)
-    eligible = [c for c in matching.candidates(session, order, requirements, now, stale_after_s, design.license_id)
-                if c.eligible]
-    ids = [c.fablab_id for c in eligible]
+    start, end = (args.page - 1) * args.per_page, args.page * args.per_page
+    # nearest first needs only the labs up to this page; a price or a ready time could be anywhere, so those
+    # sorts rank the nearest SORT_POOL eligible labs (or as many as the page reaches)
+    want = end if args.sort == "nearest" else max(SORT_POOL, end)
+    eligible, complete = matching.nearest_eligible(session, order, requirements, now, stale_after_s, licence_id, want)
+    eligible.sort(key=lambda c: (round(c.distance_km, 6), c.fablab_id))
+    chosen = eligible[start:end] if args.sort == "nearest" else eligible[:want]
+    ids = [c.fablab_id for c in chosen]
     labs, cards = matching.load_labs(session, ids), cards_of(session, ids)
     cache: dict[str, estimates.Estimate] = {}  # one estimate per process: the part is the same at every lab
-    ref_km = _reference_km(where.latitude, where.longitude) if eligible else 0.0
+    ref_km = _reference_km(where.latitude, where.longitude) if chosen else 0.0
     found = [_quote(c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
-             for c in eligible]
-    currencies = [q.price.currency for q in found if q.price is not None]
-    rank = {cur: i for i, cur in enumerate(sorted(set(currencies), key=lambda x: (-currencies.count(x), x)))}
-    found.sort(key=lambda q: q.sort_key(args.sort, rank))
-    start = (args.page - 1) * args.per_page
-    return found[start:start + args.per_page], len(found)
+             for c in chosen]
+    if args.sort != "nearest":
+        currencies = [q.price.currency for q in found if q.price is not None]
+        rank = {cur: i for i, cur in enumerate(sorted(set(currencies), key=lambda x: (-currencies.count(x), x)))}
+        found.sort(key=lambda q: q.sort_key(args.sort, rank))
+        found = found[start:end]
+    return QuotePage(found, len(eligible), complete)
