@@ -21,6 +21,7 @@ from design_commons.reports import CodedError
 
 ROUNDING = ROUND_HALF_UP
 MAX_RATE_DIGITS = 18  # digits of a rate or amount string: far past any price, short of float trouble
+MAX_RATE = Decimal(10) ** 9  # a billion of the major unit per gram, hour or piece: past any real price
 
 
 class MoneyError(CodedError):
@@ -50,8 +51,10 @@ def rate(text: object) -> Decimal:
         raise MoneyError("invalid_rate", f"{text!r} is not a decimal number") from None
     if not value.is_finite() or value < 0:
         raise MoneyError("invalid_rate", f"{text!r} is not a finite, non-negative number")
-    if len(value.as_tuple().digits) > MAX_RATE_DIGITS:
-        raise MoneyError("invalid_rate", f"{text!r} has more than {MAX_RATE_DIGITS} digits")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked above
+    if len(value.as_tuple().digits) > MAX_RATE_DIGITS or value > MAX_RATE or exponent < -12:
+        raise MoneyError("invalid_rate", f"{text!r} is past the largest rate ({MAX_RATE:,}) or its 12 decimals")
     return value
 
 

@@ -86,7 +86,7 @@ class Quote:
     machine_key: str
     estimate: estimates.Estimate
     price: pricing.Price | None
-    ready: readyby.ReadyBy
+    ready: readyby.ReadyBy | None  # None: not within ten years of the lab's opening hours
     transport: dict[str, Any]
 
     def sort_key(self, sort: str, currency_rank: dict[str, int]) -> tuple[Any, ...]:
@@ -96,7 +96,9 @@ class Quote:
                 return (1, 0, 0, *near)
             return (0, currency_rank[self.price.currency], self.price.total, *near)
         if sort == "soonest":
-            return (self.ready.p50, self.ready.p90, *near)
+            if self.ready is None:
+                return (1, 0, 0, *near)
+            return (0, self.ready.p50, self.ready.p90, *near)
         return near
 
     def to_json(self) -> dict[str, Any]:
@@ -104,7 +106,8 @@ class Quote:
         return {"fablab": {"id": c.fablab_id, "name": c.fablab_name, "kind": self.kind},
                 "machine_key": self.machine_key, "distance_km": round(c.distance_km, 3),
                 "price": self.price.to_json() if self.price else None,
-                "estimate": self.estimate.to_json(), "ready_by": self.ready.to_json(), "transport": self.transport}
+                "estimate": self.estimate.to_json(), "ready_by": self.ready.to_json() if self.ready else None,
+                "transport": self.transport}
 
 
 def _part(session: Session, design_id: int, args: QuoteArgs) -> tuple[Design, DesignFile]:
@@ -140,8 +143,10 @@ def _reference_km(latitude: float, longitude: float) -> float:
 
 def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: DesignFile,
            requirements: dict[str, Any], card: RateCardVersion | None, args: QuoteArgs, now: dt.datetime,
-           cache: dict[str, estimates.Estimate], reference_km: float) -> Quote:
+           cache: dict[str, estimates.Estimate], reference_km: float) -> Quote | None:
     machines = matching.usable_machines(order, requirements, lab)
+    if not machines:
+        return None  # its machines changed since it was judged: it is not quoted on this page
     parsed = pricing.parse_card(card.card) if card is not None else None
     hours = None if parsed is None or parsed.unattended else parsed.opening_hours
     for m in machines:
@@ -150,8 +155,13 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     # the hub has no queue_s from agents yet: queued work counts as none, and the estimate says so
     lanes = [(m.key, 0.0, cache[m.process].machine_time_s * args.quantity, readyby.DEFAULT_SPREAD) for m in machines]
     priced = [ln for ln in lanes if parsed is not None and parsed.line_for(ln[0], order.material) is not None]
-    ready = readyby.earliest(now, priced or lanes, hours)
-    machine = next(m for m in machines if m.key == ready.machine_key)
+    ready: readyby.ReadyBy | None
+    try:
+        ready = readyby.earliest(now, priced or lanes, hours)
+        key = ready.machine_key
+    except readyby.ReadyByError:
+        ready, key = None, (priced or lanes)[0][0]  # more work than ten years of the lab's openings hold
+    machine = next(m for m in machines if m.key == key)
     estimate = cache[machine.process]
     estimate = dataclasses.replace(estimate, assumptions={
         **estimate.assumptions, "queue": "queued work not reported by the lab's agent: counted as none",
@@ -208,8 +218,9 @@ def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteAr
     labs, cards = matching.load_labs(session, ids), cards_of(session, ids)
     cache: dict[str, estimates.Estimate] = {}  # one estimate per process: the part is the same at every lab
     ref_km = _reference_km(where.latitude, where.longitude) if chosen else 0.0
-    found = [_quote(c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
-             for c in chosen]
+    made = (_quote(c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
+            for c in chosen if c.fablab_id in labs)
+    found = [q for q in made if q is not None]
     if args.sort != "nearest":
         currencies = [q.price.currency for q in found if q.price is not None]
         rank = {cur: i for i, cur in enumerate(sorted(set(currencies), key=lambda x: (-currencies.count(x), x)))}

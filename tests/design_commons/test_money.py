@@ -38,7 +38,7 @@ def test_amounts_in_major_units_become_minor_units():
 
 def test_rates_are_exact_decimal_strings():
     assert money.rate("0.025") == Decimal("0.025")
-    for bad in (0.025, "-1", "NaN", "Infinity", "abc", "1" * 30):
+    for bad in (0.025, "-1", "NaN", "Infinity", "abc", "1" * 30, "1E+100", "1E-40", "2000000000"):
         with pytest.raises(money.MoneyError) as e:
             money.rate(bad)
         assert e.value.code == "invalid_rate"

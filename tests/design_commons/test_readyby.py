@@ -68,3 +68,10 @@ def test_the_machine_with_the_shorter_queue_is_chosen():
 def test_bad_opening_hours_are_refused(body):
     with pytest.raises(readyby.ReadyByError):
         readyby.opening_hours(body)
+
+
+def test_work_past_ten_years_of_openings_is_refused():
+    hours = readyby.opening_hours({"timezone": "UTC", "week": {"mon": [["09:00", "09:01"]]}})
+    with pytest.raises(readyby.ReadyByError) as e:
+        readyby.lay_onto(at("2026-12-07T08:00"), 1000 * 3600, hours)  # 60,000 one-minute openings
+    assert e.value.code == "too_far_ahead"

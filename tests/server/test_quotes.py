@@ -46,6 +46,8 @@ def test_rates_are_versioned_and_operator_only(client, world, make_user, app):
     bad = put(operator, near, {**CARD, "minimum": "0.001"})
     assert bad.status_code == 422 and bad.get_json()["code"] == "invalid_amount"
     assert put(operator, near, [1, 2]).status_code == 422
+    huge = put(operator, near, {**CARD, "lines": [{**CARD["lines"][0], "per_gram": "1E+100"}]})
+    assert huge.status_code == 422 and list(huge.get_json()["errors"]) == ["lines[0].per_gram"]
     first = put(operator, near, CARD)
     assert first.status_code == 200 and first.get_json()["version"] == 1
     assert first.get_json()["lines"][0]["per_gram"] == "0.05" and first.get_json()["updated_at"]
@@ -112,6 +114,10 @@ def test_sorted_by_price_and_by_ready_time_and_paged(world):
     assert [q["fablab"]["name"] for q in soonest][-1] == "Near lab"
     late = dt.datetime.fromisoformat(soonest[-1]["ready_by"]["p50"].replace("Z", "+00:00"))
     assert late - dt.datetime.now(dt.UTC) > dt.timedelta(weeks=10)
+    # 10,000 cubes need 2,530 h: not within ten years of one minute a week, so no date is made up
+    many = quotes(citizen, design, sort="soonest", quantity=10000).get_json()["items"]
+    assert many[-1]["fablab"]["name"] == "Near lab" and many[-1]["ready_by"] is None
+    assert many[-1]["price"]["total"] > 0 and all(q["ready_by"] for q in many[:-1])
     first = quotes(citizen, design, per_page=1).get_json()
     # the nearest lab is 1.4 km away: the search stops there, so it knows of at least one quote
     assert [q["fablab"]["name"] for q in first["items"]] == ["Near lab"]
