@@ -182,3 +182,23 @@ def test_the_methods_page_lists_every_factor_with_edition_and_source(client):
     for f in transport.FACTORS:
         assert f'id="factor-{f.key}"' in page and str(escape(f.source)) in page
     assert "0.12715" in page and "DESNZ" in page and "2026" in page and "transport only" in page
+
+
+def test_cards_published_at_once_get_one_version_each(app, world):
+    import threading
+
+    operator, near = world["operator"], world["near"]
+    answers: list[tuple[int, int | None]] = []
+
+    def publish_one(i: int) -> None:
+        card = {**CARD, "lines": [{**CARD["lines"][0], "setup": f"{i}.00"}]}
+        r = app.test_client().put(f"/api/v1/fablabs/{near.id}/rates", json=card, headers=operator.headers)
+        answers.append((r.status_code, (r.get_json() or {}).get("version")))
+
+    threads = [threading.Thread(target=publish_one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [(200, v) for v in range(1, 7)]
+    assert world["citizen"].get(f"/api/v1/fablabs/{near.id}/rates").get_json()["version"] == 6
