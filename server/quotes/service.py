@@ -165,7 +165,8 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     estimate = cache[machine.process]
     estimate = dataclasses.replace(estimate, assumptions={
         **estimate.assumptions, "queue": "queued work not reported by the lab's agent: counted as none",
-        "opening_hours": "unattended" if hours is None else f"the lab's, {hours.timezone}"})
+        "opening_hours": ("no rate card: every hour counted" if parsed is None else "unattended: every hour counted"
+                          if hours is None else f"the lab's, {hours.timezone}")})
     price = None
     if parsed is not None and card is not None:
         line = parsed.line_for(machine.key, order.material)
