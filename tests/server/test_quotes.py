@@ -156,6 +156,9 @@ BAD = [
     ({"process": "laser_cutting"}, "process_not_possible"),
     ({"near": None}, "invalid_location"),
     ({"file_id": "999999"}, "unknown_file"),
+    ({"material": "PL\x00A"}, "invalid_text"),
+    ({"max_distance_km": "inf"}, "invalid_query"),
+    ({"bogus": "1"}, "invalid_query"),
 ]
 
 
