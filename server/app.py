@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server.node.routes import bp as node_api
     from server.openapi import bp as openapi_bp
     from server.orders.routes import bp as orders_api
+    from server.quotes.pages import bp as methods_pages
+    from server.quotes.routes import bp as quotes_api
 
     app.register_blueprint(accounts_api)
     app.register_blueprint(designs_api)
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(orders_api)
     app.register_blueprint(evidence_api)
     app.register_blueprint(evidence_node_api)
+    app.register_blueprint(quotes_api)
+    app.register_blueprint(methods_pages)
     app.register_blueprint(openapi_bp)
 
     from server import web

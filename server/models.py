@@ -5,3 +5,4 @@ from server.evidence.models import BuildPhoto, BuildReportRecord, ReceiptRecord 
 from server.fablabs.models import Fablab, Machine, MachineStateSample  # noqa: F401
 from server.idempotency import IdempotencyRecord  # noqa: F401
 from server.orders.models import Job, Order, OrderEvent  # noqa: F401
+from server.quotes.models import RateCardVersion  # noqa: F401
