@@ -19,6 +19,7 @@ from server.designs.blobs import ensure_blob
 from server.designs.models import Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
 from server.errors import ApiError, invalid, not_found
 from server.input_rules import MAX_DB_INT, check_name, clean_filename
+from server.ledger import service as ledger
 from server.storage import BlobStore
 
 MAX_TAGS = 20
@@ -243,6 +244,7 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     _add_files(session, store, version, stored, unit)
     session.add(design)
     session.flush()
+    ledger.design_published(session, design)
     return design
 
 
@@ -259,6 +261,7 @@ def add_version(session: Session, store: BlobStore, owner: Account, design: Desi
     _add_files(session, store, version, stored, unit)
     design.updated_at = utcnow()
     session.flush()
+    ledger.design_versioned(session, design, number)
     return design
 
 

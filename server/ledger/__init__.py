@@ -1,0 +1,16 @@
+"""The commons ledger on the hub: the append-only, hash-chained event log, its export and its pages."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the ledger's API (``/api/v1/ledger/...``) and its pages (``/ledger``, ``/ledger/methods``)."""
+    from server.ledger.pages import bp as pages
+    from server.ledger.routes import bp as api
+
+    app.register_blueprint(api)
+    app.register_blueprint(pages)

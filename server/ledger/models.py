@@ -1,0 +1,31 @@
+"""The ledger's events: one row each, appended and never updated or deleted."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base
+
+
+class LedgerEvent(Base):
+    """One event of the chain. ``seq`` runs 1, 2, 3, ... with no gap; ``prev`` is the hash before it
+    (unique: two events naming the same predecessor would be a fork, which the database refuses);
+    ``hash`` = sha256(prev + the canonical JSON of the other fields, see ``design_commons.ledger.chain``)."""
+
+    __tablename__ = "ledger_events"
+    __table_args__ = (Index("ix_ledger_events_at", "at"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receiver: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resource: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    quantity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

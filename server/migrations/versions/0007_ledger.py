@@ -1,0 +1,43 @@
+"""ledger_events: the commons ledger, append-only and hash-chained (unique seq and prev: no gap, no fork)
+
+Revision ID: 0007
+Revises: 0006
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from server.db import UTCDateTime
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('ledger_events',
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at', UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('provider', sa.JSON(), nullable=True),
+    sa.Column('receiver', sa.JSON(), nullable=True),
+    sa.Column('resource', sa.JSON(), nullable=True),
+    sa.Column('quantity', sa.JSON(), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('prev', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_events')),
+    sa.UniqueConstraint('prev', name=op.f('uq_ledger_events_prev')),
+    sa.UniqueConstraint('hash', name=op.f('uq_ledger_events_hash'))
+    )
+    op.create_index('ix_ledger_events_at', 'ledger_events', ['at'], unique=False)
+    op.create_index(op.f('ix_ledger_events_kind'), 'ledger_events', ['kind'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f('ix_ledger_events_kind'), table_name='ledger_events')
+    op.drop_index('ix_ledger_events_at', table_name='ledger_events')
+    op.drop_table('ledger_events')
