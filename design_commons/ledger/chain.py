@@ -58,11 +58,27 @@ def _check(value: Any, path: str) -> None:
     raise NotCanonical(f"{path} is a {type(value).__name__}, which JSON cannot hold exactly")
 
 
+def _refuse_float(text: str) -> Any:
+    raise NotCanonical(f"a float ({text}): use integer minor units or a decimal string")
+
+
 def canonical(event: Mapping[str, Any]) -> bytes:
     """The canonical JSON bytes of an event's hashed fields (a missing field counts as null)."""
     body = {name: event.get(name) for name in HASHED_FIELDS}
-    _check(body, "event")
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    try:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        _check(body, "event")  # says which field and why
+        raise NotCanonical("the event has no JSON form") from None
+    # Fast path, in C: the text read back with floats refused is the event itself. Anything else (a float
+    # field, a non-string key, a tuple) is looked at field by field, which names the field.
+    try:
+        same = json.loads(text, parse_float=_refuse_float) == body
+    except NotCanonical:
+        same = False
+    if not same:
+        _check(body, "event")
+    return text.encode("utf-8")
 
 
 def chain_hash(prev: str, event: Mapping[str, Any]) -> str:
