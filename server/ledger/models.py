@@ -27,5 +27,7 @@ class LedgerEvent(Base):
     resource: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     quantity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the order an event is about (its resource), for finding an order's events; not hashed: derived from resource
+    order_id: Mapped[int | None] = mapped_column(Integer, index=True)
     prev: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)

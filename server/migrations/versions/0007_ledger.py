@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('resource', sa.JSON(), nullable=True),
     sa.Column('quantity', sa.JSON(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=True),
     sa.Column('prev', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_events')),
@@ -35,9 +36,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_ledger_events_at', 'ledger_events', ['at'], unique=False)
     op.create_index(op.f('ix_ledger_events_kind'), 'ledger_events', ['kind'], unique=False)
+    op.create_index(op.f('ix_ledger_events_order_id'), 'ledger_events', ['order_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_ledger_events_order_id'), table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_kind'), table_name='ledger_events')
     op.drop_index('ix_ledger_events_at', table_name='ledger_events')
     op.drop_table('ledger_events')
