@@ -233,15 +233,24 @@ def ledger_verify(hub_url: str | None, export: str | None) -> None:
 @ledger.command("export")
 @click.option("--hub", "hub_url", metavar="URL", help="A hub to download the chain from.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-def ledger_export(hub_url: str | None, output: str | None) -> None:
-    """Write the whole chain as JSON ({"items": [...], "head"}), for `cosmoloc ledger verify --export`."""
+@click.option("--format", "fmt", type=click.Choice(["json", "valueflows"]), default="json", show_default=True,
+              help="json: the chain as the API exports it; valueflows: JSON-LD in the Valueflows vocabulary.")
+@click.option("--base-url", metavar="URL", help="The hub's address in the Valueflows IRIs (default: --hub or COSMOLOC_BASE_URL).")
+def ledger_export(hub_url: str | None, output: str | None, fmt: str, base_url: str | None) -> None:
+    """Write the whole chain: as JSON ({"items": [...], "head"}) for `cosmoloc ledger verify --export`, or as
+    Valueflows JSON-LD (economic events, claims triggered by their receipt, agents, resources)."""
     import json
 
     from design_commons.ledger import GENESIS
+    from design_commons.ledger.valueflows import export
 
     events, head = _read_chain(hub_url, None)
-    text = json.dumps({"items": events, "head": head or (events[-1]["hash"] if events else GENESIS)},
-                      ensure_ascii=False, indent=1)
+    if fmt == "valueflows":
+        base = base_url or hub_url or os.environ.get("COSMOLOC_BASE_URL") or "http://127.0.0.1:5000"
+        doc = export(events, base)
+    else:
+        doc = {"items": events, "head": head or (events[-1]["hash"] if events else GENESIS)}
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
     if output:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text + "\n")

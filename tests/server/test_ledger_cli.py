@@ -92,3 +92,15 @@ def test_an_unreadable_source_is_exit_2(tmp_path) -> None:
     assert missing.exit_code == 2 and "cannot read" in missing.output
     assert _run(database_url, tmp_path, "verify", "--hub", "ftp://example.org").exit_code == 2
     assert _run(database_url, tmp_path, "verify", "--hub", "http://127.0.0.1:9", "--export", "x").exit_code == 2
+
+
+def test_export_as_valueflows_json_ld(published, database_url, tmp_path) -> None:
+    jsonld = pytest.importorskip("pyld.jsonld", reason="pyld (a test dependency) is not installed")
+    out = tmp_path / "vf.jsonld"
+    result = _run(database_url, tmp_path, "export", "--format", "valueflows", "--base-url", "https://hub.example.org",
+                  "-o", str(out))
+    assert result.exit_code == 0, result.output
+    expanded = jsonld.expand(json.loads(out.read_text()))
+    actions = {a["@id"] for n in expanded for a in n.get("https://w3id.org/valueflows/ont/vf#action", [])}
+    assert actions == {"https://w3id.org/valueflows/ont/vf#produce", "https://w3id.org/valueflows/ont/vf#cite"}
+    assert "https://hub.example.org/designs/1" in {n["@id"] for n in expanded}
