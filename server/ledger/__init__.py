@@ -8,9 +8,12 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    """Register the ledger's API (``/api/v1/ledger/...``) and its pages (``/ledger``, ``/ledger/methods``)."""
+    """Register the ledger's API (``/api/v1/ledger/...``, ``/api/v1/orders/{id}/value``) and its pages
+    (``/ledger``, ``/ledger/methods``)."""
     from server.ledger.pages import bp as pages
     from server.ledger.routes import bp as api
+    from server.ledger.routes import orders_bp as order_values
 
     app.register_blueprint(api)
+    app.register_blueprint(order_values)
     app.register_blueprint(pages)

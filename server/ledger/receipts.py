@@ -106,3 +106,32 @@ def _claim(row: LedgerEvent) -> Claim:
     origin = d.get("redirected_from")
     return Claim(payee_of(row.receiver), d["role"], d.get("design"), d.get("generation"), int((row.quantity or {})["amount"]),
                  payee_of(origin) if origin else None)
+
+
+# -- where orders already change: the ledger follows once the order has an agreed price ----------------------
+
+def on_made(session: Session, order_id: int, lab: Any, report_complete: bool = False) -> None:
+    """A lab completed an order's job. Until build reports exist, a report is never complete."""
+    if _events(session, order_id, "quote_agreed") and not _events(session, order_id, "part_made"):
+        part_made(session, order_id, lab, report_complete)
+
+
+def on_received(session: Session, order_id: int) -> None:
+    """The citizen confirmed receipt: the contribution of an order with an agreed price is split and claimed."""
+    if _events(session, order_id, "quote_agreed") and not _events(session, order_id, "part_received"):
+        part_received(session, order_id)
+
+
+def value_receipt(session: Session, order_id: int) -> dict[str, Any] | None:
+    """The order's value receipt as API.md describes it, from its events on the ledger (None: no receipt yet)."""
+    rows = _events(session, order_id)
+    quote = next((r for r in rows if r.kind == "quote_agreed"), None)
+    if quote is None or not any(r.kind == "part_received" for r in rows):
+        return None
+    quantity, rule = quote.quantity or {}, quote.detail["rule"]
+    claims = [_claim(r).public() for r in rows if r.kind == "claim"]
+    reversals = [_claim(r).public() for r in rows if r.kind == "reversal"]
+    return {"order_id": order_id, "rule": {"version": rule["version"], "sha256": rule["sha256"]},
+            "currency": quantity["currency"], "price": quantity["amount"],
+            "contribution": sum(int(r.quantity["amount"]) for r in rows if r.kind == "claim" and r.quantity),
+            "claims": claims, "reversals": reversals, "event_hashes": [r.hash for r in rows]}

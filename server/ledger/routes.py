@@ -5,12 +5,14 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from server.edge import db
-from server.errors import invalid
+from server.edge import current_account, db
+from server.errors import ApiError, invalid, not_found
 from server.input_rules import MAX_DB_INT
-from server.ledger import service
+from server.ledger import receipts, service
+from server.orders.models import Order, OrderStatus
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
+orders_bp = Blueprint("ledger_orders_api", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 1000
 
@@ -45,3 +47,30 @@ def events() -> dict[str, Any]:
 @bp.get("/rules")
 def rules() -> dict[str, Any]:
     return service.rules_in_force().public()
+
+
+def _pays(receipt: dict[str, Any] | None, account_id: int) -> bool:
+    if receipt is None:
+        return False
+    for c in receipt["claims"]:
+        for who in (c["payee"], c["redirected_from"]):
+            if who and who["kind"] == "account" and who["id"] == account_id:
+                return True
+    return False
+
+
+@orders_bp.get("/orders/<int:order_id>/value")
+def order_value(order_id: int) -> dict[str, Any]:
+    """The order's value receipt, for its citizen, its lab's operator and anyone it pays (anyone else: 404)."""
+    account = current_account()
+    session = db()
+    order = session.get(Order, order_id)
+    receipt = receipts.value_receipt(session, order_id)
+    if order is None or not (order.citizen_id == account.id or _pays(receipt, account.id)
+                             or (order.fablab is not None and order.fablab.operator_id == account.id)):
+        raise not_found("order")
+    if order.status != OrderStatus.RECEIVED:
+        raise ApiError(409, "not_received", "The value of an order is shared once its citizen confirms receipt.")
+    if receipt is None:
+        raise ApiError(409, "no_agreed_price", "This order was made without an agreed price, so nothing was contributed.")
+    return receipt

@@ -1,0 +1,69 @@
+"""An order with an agreed price, made and confirmed through the API, pays its lineage; its value receipt is shown
+to its citizen, its lab and its payees, and the exported chain recomputes to it."""
+from __future__ import annotations
+
+from design_commons.ledger import recompute
+from server.designs.models import Design
+from server.fablabs.models import Fablab
+from server.ledger import receipts
+from tests.server.orderflow import BARCELONA, Lab, order
+from tests.server.test_designs import cube_stl, publish
+
+
+def _accepted_order(client, make_user):  # noqa: ANN202
+    alice, bob = make_user("Alice"), make_user("Bob")
+    original = publish(alice, [("cube.stl", cube_stl())], title="Lid").get_json()
+    remix = publish(bob, [("cube.stl", cube_stl(22))], title="Lid, wider", derived_from=str(original["id"])).get_json()
+    operator, citizen = make_user("Operator"), make_user("Citizen")
+    lab = Lab(client, operator, "Near lab", *BARCELONA)
+    placed = order(citizen, remix)
+    assert placed.status_code == 201, placed.get_json()
+    job = lab.jobs("offered")[0]
+    assert lab.post(job["id"], "accept", machine_key="p1").status_code == 200
+    return {"alice": alice, "bob": bob, "operator": operator, "citizen": citizen, "lab": lab, "job": job,
+            "order": placed.get_json(), "remix": remix}
+
+
+def test_a_priced_order_pays_its_lineage_when_received(app, client, make_user) -> None:
+    w = _accepted_order(client, make_user)
+    order_id = w["order"]["id"]
+    db = app.extensions["cosmoloc.db"]
+    with db.session() as s:  # what the quotes work does when a lab accepts at a price
+        receipts.quote_agreed(s, order_id, s.get(Design, w["remix"]["id"]), s.get(Fablab, w["lab"].id), 4000, "EUR")
+    early = w["citizen"].get(f"/api/v1/orders/{order_id}/value")
+    assert early.status_code == 409 and early.get_json()["code"] == "not_received"
+    assert w["lab"].post(w["job"]["id"], "complete").status_code == 200
+    assert w["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
+
+    value = w["citizen"].get(f"/api/v1/orders/{order_id}/value")
+    assert value.status_code == 200, value.get_json()
+    body = value.get_json()
+    assert body["price"] == 4000 and body["currency"] == "EUR" and body["contribution"] == 200
+    # no build report yet, so no lab share: Bob keeps half, Alice's original gets the other half
+    assert [(c["payee"]["name"], c["role"], c["generation"], c["amount"]) for c in body["claims"]] == [
+        ("Bob", "designer", 0, 100), ("Alice", "ancestor", 1, 100)]
+    assert sum(c["amount"] for c in body["claims"]) == body["contribution"]
+    for viewer in ("alice", "bob", "operator"):
+        assert w[viewer].get(f"/api/v1/orders/{order_id}/value").get_json() == body
+    assert make_user("Stranger").get(f"/api/v1/orders/{order_id}/value").status_code == 404
+
+    chain = client.get("/api/v1/ledger/events?limit=1000").get_json()
+    kinds = [e["kind"] for e in chain["items"] if (e["resource"] or {}).get("kind") == "order"]
+    assert kinds == ["quote_agreed", "part_made", "part_received", "claim", "claim"]
+    assert set(body["event_hashes"]) <= {e["hash"] for e in chain["items"]}
+    replay = recompute(chain["items"], head=chain["head"])
+    assert replay.ok, replay.problems
+    assert [c.amount for c in replay.receipts[order_id].claims] == [100, 100]
+    assert w["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200  # again: nothing new
+    assert client.get("/api/v1/ledger/events?limit=1000").get_json()["head"] == chain["head"]
+
+
+def test_an_order_without_an_agreed_price_contributes_nothing(client, make_user) -> None:
+    w = _accepted_order(client, make_user)
+    order_id = w["order"]["id"]
+    assert w["lab"].post(w["job"]["id"], "complete").status_code == 200
+    assert w["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
+    r = w["citizen"].get(f"/api/v1/orders/{order_id}/value")
+    assert r.status_code == 409 and r.get_json()["code"] == "no_agreed_price"
+    items = client.get("/api/v1/ledger/events?limit=1000").get_json()["items"]
+    assert [e for e in items if (e["resource"] or {}).get("kind") == "order"] == []
