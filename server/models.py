@@ -3,5 +3,5 @@ from server.accounts.models import Account, ApiToken, WebSession  # noqa: F401
 from server.designs.models import Blob, Design, DesignFile, DesignTag, DesignVersion, FileProcess  # noqa: F401
 from server.fablabs.models import Fablab, Machine, MachineStateSample  # noqa: F401
 from server.idempotency import IdempotencyRecord  # noqa: F401
-from server.ledger.models import LedgerEvent  # noqa: F401
+from server.ledger.models import LedgerEvent, ValueChoice  # noqa: F401
 from server.orders.models import Job, Order, OrderEvent  # noqa: F401

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base
+from server.db import Base, utcnow
 
 
 class LedgerEvent(Base):
@@ -29,5 +29,19 @@ class LedgerEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     # the order an event is about (its resource), for finding an order's events; not hashed: derived from resource
     order_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # the account a claim or reversal is owed to, for its earnings; not hashed: derived from receiver
+    payee_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     prev: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ValueChoice(Base):
+    """An account's standing choice to send its shares elsewhere: to the commons fund, or to another account.
+    Applied when a receipt is written (and shown on it); a receipt already written keeps the choice it had."""
+
+    __tablename__ = "value_choices"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    to_fund: Mapped[bool] = mapped_column(default=False)
+    to_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

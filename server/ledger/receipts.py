@@ -17,7 +17,7 @@ from design_commons.ledger import events as ev
 from design_commons.ledger.events import payee_of
 from server.designs.models import Design
 from server.errors import ApiError
-from server.ledger import service
+from server.ledger import earnings, service
 from server.ledger.models import LedgerEvent
 
 
@@ -65,6 +65,9 @@ def part_made(session: Session, order_id: int, lab: Any, report_complete: bool) 
 def part_received(session: Session, order_id: int, redirects: dict[int, Payee] | None = None) -> Receipt:
     """The citizen confirmed receipt: split the contribution and write one claim event per payee.
 
+    ``redirects`` default to the standing value choices of the authors the receipt pays; they are written
+    into the receipt event, so the replay applies the same ones.
+
     409 ``no_agreed_price`` when the order has no agreed quote, ``already_received`` the second time.
     """
     quotes = _events(session, order_id, "quote_agreed")
@@ -79,8 +82,10 @@ def part_received(session: Session, order_id: int, redirects: dict[int, Payee] |
     complete = bool(made and made[-1].detail.get("report_complete"))
     amount = contribution(int(quantity["amount"]), rules, detail["licence"], detail["lab_kind"])
     design_id = int(detail["design"])
-    claims = split(amount, design_id, lineage(session, design_id, rules.max_generations), rules,
-                   payee_of(quote.provider), complete, redirects)
+    nodes = lineage(session, design_id, rules.max_generations)
+    if redirects is None:
+        redirects = earnings.redirects_for(session, (a.account_id for n in nodes.values() for a in n.authors))
+    claims = split(amount, design_id, nodes, rules, payee_of(quote.provider), complete, redirects)
     currency = str(quantity["currency"])
     rows = [service.append_event(session, ev.part_received(order_id, redirects))]
     rows += [service.append_event(session, ev.claim(order_id, currency, c)) for c in claims]

@@ -1,6 +1,7 @@
 """The ledger's public API: the chain, page by page, and the rule set in force."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, request
@@ -8,7 +9,7 @@ from flask import Blueprint, request
 from server.edge import current_account, db
 from server.errors import ApiError, invalid, not_found
 from server.input_rules import MAX_DB_INT
-from server.ledger import receipts, service
+from server.ledger import earnings, receipts, service
 from server.orders.models import Order, OrderStatus
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger")
@@ -74,3 +75,39 @@ def order_value(order_id: int) -> dict[str, Any]:
     if receipt is None:
         raise ApiError(409, "no_agreed_price", "This order was made without an agreed price, so nothing was contributed.")
     return receipt
+
+
+def _when(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise invalid(f"{name} must be an ISO 8601 date or time.", {name: ["not a date"]}, code="invalid_query") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@orders_bp.get("/accounts/me/earnings")
+def my_earnings() -> dict[str, Any]:
+    """``?from=&to=`` (ISO dates, UTC unless stated): the claims owed to me, with totals per currency."""
+    return earnings.earnings(db(), current_account(), _when("from"), _when("to"))
+
+
+@orders_bp.get("/accounts/me/value-choice")
+def my_value_choice() -> dict[str, Any]:
+    from server.ledger.models import ValueChoice
+
+    return earnings.choice_json(db().get(ValueChoice, current_account().id))
+
+
+@orders_bp.put("/accounts/me/value-choice")
+def set_my_value_choice() -> dict[str, Any]:
+    """``{"redirect_to": "fund" | account id | null}``: where my future shares go (null: to me)."""
+    account = current_account()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "redirect_to" not in body:
+        raise invalid('The body is {"redirect_to": "fund" | account id | null}.', code="invalid_body")
+    choice = earnings.set_value_choice(db(), account, body["redirect_to"])
+    db().commit()
+    return earnings.choice_json(choice)

@@ -64,9 +64,10 @@ def append(session: Session, kind: str, provider: dict[str, Any] | None = None, 
     sealed = seal(prev, {"seq": seq, "at": timestamp(at), "kind": kind, "provider": provider, "receiver": receiver,
                          "resource": resource, "quantity": quantity, "detail": detail or {}})
     order_id = resource.get("id") if resource and resource.get("kind") == "order" else None
+    payee = receiver.get("id") if kind in ("claim", "reversal") and receiver and receiver.get("kind") == "account" else None
     row = LedgerEvent(seq=seq, at=at, kind=kind, action=sealed["action"], provider=provider, receiver=receiver,
-                      resource=resource, quantity=quantity, detail=detail or {}, order_id=order_id, prev=prev,
-                      hash=sealed["hash"])
+                      resource=resource, quantity=quantity, detail=detail or {}, order_id=order_id,
+                      payee_account_id=payee, prev=prev, hash=sealed["hash"])
     session.add(row)
     session.flush()
     return row

@@ -67,3 +67,34 @@ def test_an_order_without_an_agreed_price_contributes_nothing(client, make_user)
     assert r.status_code == 409 and r.get_json()["code"] == "no_agreed_price"
     items = client.get("/api/v1/ledger/events?limit=1000").get_json()["items"]
     assert [e for e in items if (e["resource"] or {}).get("kind") == "order"] == []
+
+
+def test_a_value_choice_sends_the_shares_where_it_says_and_earnings_add_up(app, client, make_user) -> None:
+    w = _accepted_order(client, make_user)
+    order_id = w["order"]["id"]
+    bad = [{"redirect_to": "somewhere"}, {"redirect_to": w["bob"].id}, {"redirect_to": 2**40}, {"redirect_to": 1.5}, {}]
+    for body in bad:
+        r = w["bob"].client.put("/api/v1/accounts/me/value-choice", json=body, headers=w["bob"].headers)
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", body
+    r = w["bob"].client.put("/api/v1/accounts/me/value-choice", json={"redirect_to": "fund"}, headers=w["bob"].headers)
+    assert r.status_code == 200 and r.get_json()["redirect_to"] == "fund"
+    db = app.extensions["cosmoloc.db"]
+    with db.session() as s:
+        receipts.quote_agreed(s, order_id, s.get(Design, w["remix"]["id"]), s.get(Fablab, w["lab"].id), 2500, "EUR")
+    assert w["lab"].post(w["job"]["id"], "complete").status_code == 200
+    assert w["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
+    body = w["citizen"].get(f"/api/v1/orders/{order_id}/value").get_json()
+    assert body["contribution"] == 125
+    got = [(c["payee"]["kind"], c["redirected_from"]["name"] if c["redirected_from"] else None, c["amount"])
+           for c in body["claims"]]
+    # 62.5 each: a tie of remainders goes to accounts before the fund
+    assert got == [("fund", "Bob", 62), ("account", None, 63)]
+    assert w["bob"].get(f"/api/v1/orders/{order_id}/value").status_code == 200  # Bob chose where his share went
+    alice = w["alice"].get("/api/v1/accounts/me/earnings").get_json()
+    assert alice["currency_totals"] == {"EUR": 63} and [i["order_id"] for i in alice["items"]] == [order_id]
+    assert w["bob"].get("/api/v1/accounts/me/earnings").get_json() == {"currency_totals": {}, "items": []}
+    later = w["alice"].get("/api/v1/accounts/me/earnings?from=2999-01-01").get_json()
+    assert later["items"] == []
+    assert w["alice"].get("/api/v1/accounts/me/earnings?from=yesterday").status_code == 422
+    chain = client.get("/api/v1/ledger/events?limit=1000").get_json()
+    assert recompute(chain["items"], head=chain["head"]).ok

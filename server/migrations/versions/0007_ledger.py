@@ -1,4 +1,5 @@
-"""ledger_events: the commons ledger, append-only and hash-chained (unique seq and prev: no gap, no fork)
+"""ledger_events: the commons ledger, append-only and hash-chained (unique seq and prev: no gap, no fork);
+value_choices: where an account sends its shares
 
 Revision ID: 0007
 Revises: 0006
@@ -28,6 +29,7 @@ def upgrade() -> None:
     sa.Column('quantity', sa.JSON(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('payee_account_id', sa.Integer(), nullable=True),
     sa.Column('prev', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_events')),
@@ -37,9 +39,21 @@ def upgrade() -> None:
     op.create_index('ix_ledger_events_at', 'ledger_events', ['at'], unique=False)
     op.create_index(op.f('ix_ledger_events_kind'), 'ledger_events', ['kind'], unique=False)
     op.create_index(op.f('ix_ledger_events_order_id'), 'ledger_events', ['order_id'], unique=False)
+    op.create_index(op.f('ix_ledger_events_payee_account_id'), 'ledger_events', ['payee_account_id'], unique=False)
+    op.create_table('value_choices',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('to_fund', sa.Boolean(), nullable=False),
+    sa.Column('to_account_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_value_choices_account_id_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['to_account_id'], ['accounts.id'], name=op.f('fk_value_choices_to_account_id_accounts'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_value_choices'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('value_choices')
+    op.drop_index(op.f('ix_ledger_events_payee_account_id'), table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_order_id'), table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_kind'), table_name='ledger_events')
     op.drop_index('ix_ledger_events_at', table_name='ledger_events')
