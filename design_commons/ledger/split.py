@@ -141,9 +141,11 @@ def _author_shares(node: DesignNode) -> list[tuple[Author, Fraction]]:
 
 
 def exact_shares(total: Fraction, design_id: int, lineage: Mapping[int, DesignNode], rules: RuleSet,
-                 redirects: Mapping[int, Payee]) -> dict[tuple[Payee, str, int | None, Payee | None], tuple[Fraction, int]]:
+                 redirects: Mapping[int, Payee], edges: dict[tuple[int, int], Fraction] | None = None,
+                 ) -> dict[tuple[Payee, str, int | None, Payee | None], tuple[Fraction, int]]:
     """Exact fractions of ``total`` entering at ``design_id``, by (payee, role, design, redirected from),
-    with the nearest generation of each."""
+    with the nearest generation of each. ``edges``, when given, receives what each design passed to each
+    parent (summed over the paths of a diamond)."""
     check_acyclic(lineage, design_id)
     shares: dict[tuple[Payee, str, int | None, Payee | None], tuple[Fraction, int]] = {}
 
@@ -170,6 +172,8 @@ def exact_shares(total: Fraction, design_id: int, lineage: Mapping[int, DesignNo
                 else:
                     for parent, weight in _weights(node):
                         flows[generation + 1][parent] += passed * weight
+                        if edges is not None:
+                            edges[(design, parent)] = edges.get((design, parent), Fraction(0)) + passed * weight
             role = "designer" if generation == 0 else "ancestor"
             authors = _author_shares(node)
             if not authors:

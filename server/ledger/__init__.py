@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register the ledger's API (``/api/v1/ledger/...``, ``/api/v1/orders/{id}/value``) and its pages
     (``/ledger``, ``/ledger/methods``)."""
+    from server.ledger import value_pages  # noqa: F401  (adds the receipt and earnings pages to the blueprint)
     from server.ledger.pages import bp as pages
     from server.ledger.routes import bp as api
     from server.ledger.routes import orders_bp as order_values

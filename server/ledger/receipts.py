@@ -7,6 +7,7 @@ verify`` recomputes exactly the claims written here from the exported events alo
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from design_commons.ledger import Author, Claim, DesignNode, Payee, Receipt, contribution, reverse, split
 from design_commons.ledger import events as ev
 from design_commons.ledger.events import payee_of
+from design_commons.ledger.split import exact_shares
 from server.designs.models import Design
 from server.errors import ApiError
 from server.ledger import earnings, service
@@ -140,3 +142,31 @@ def value_receipt(session: Session, order_id: int) -> dict[str, Any] | None:
             "currency": quantity["currency"], "price": quantity["amount"],
             "contribution": sum(int(r.quantity["amount"]) for r in rows if r.kind == "claim" and r.quantity),
             "claims": claims, "reversals": reversals, "event_hashes": [r.hash for r in rows]}
+
+
+def can_view(order: Any, account: Any, receipt: dict[str, Any] | None) -> bool:
+    """An order's value is shown to its citizen, the operator of its lab and anyone its receipt pays or redirects."""
+    if order.citizen_id == account.id or (order.fablab is not None and order.fablab.operator_id == account.id):
+        return True
+    for c in (receipt or {}).get("claims", []):
+        for who in (c["payee"], c["redirected_from"]):
+            if who and who["kind"] == "account" and who["id"] == account.id:
+                return True
+    return False
+
+
+def lineage_edges(session: Session, order_id: int) -> tuple[int, dict[tuple[int, int], Fraction]] | None:
+    """The ordered design and what each design of its lineage passed to each parent, exactly, in minor units."""
+    quotes = _events(session, order_id, "quote_agreed")
+    if not quotes:
+        return None
+    detail, quantity = quotes[0].detail, quotes[0].quantity or {}
+    rules = service.rule_book().get(detail["rule"]["version"], detail["rule"]["sha256"])
+    amount = Fraction(contribution(int(quantity["amount"]), rules, detail["licence"], detail["lab_kind"]))
+    made = _events(session, order_id, "part_made")
+    if made and made[-1].detail.get("report_complete"):
+        amount -= amount * rules.lab_share
+    design_id = int(detail["design"])
+    edges: dict[tuple[int, int], Fraction] = {}
+    exact_shares(amount, design_id, lineage(session, design_id, rules.max_generations), rules, {}, edges)
+    return design_id, edges

@@ -50,16 +50,6 @@ def rules() -> dict[str, Any]:
     return service.rules_in_force().public()
 
 
-def _pays(receipt: dict[str, Any] | None, account_id: int) -> bool:
-    if receipt is None:
-        return False
-    for c in receipt["claims"]:
-        for who in (c["payee"], c["redirected_from"]):
-            if who and who["kind"] == "account" and who["id"] == account_id:
-                return True
-    return False
-
-
 @orders_bp.get("/orders/<int:order_id>/value")
 def order_value(order_id: int) -> dict[str, Any]:
     """The order's value receipt, for its citizen, its lab's operator and anyone it pays (anyone else: 404)."""
@@ -67,8 +57,7 @@ def order_value(order_id: int) -> dict[str, Any]:
     session = db()
     order = session.get(Order, order_id)
     receipt = receipts.value_receipt(session, order_id)
-    if order is None or not (order.citizen_id == account.id or _pays(receipt, account.id)
-                             or (order.fablab is not None and order.fablab.operator_id == account.id)):
+    if order is None or not receipts.can_view(order, account, receipt):
         raise not_found("order")
     if order.status != OrderStatus.RECEIVED:
         raise ApiError(409, "not_received", "The value of an order is shared once its citizen confirms receipt.")

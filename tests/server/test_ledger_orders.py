@@ -98,3 +98,35 @@ def test_a_value_choice_sends_the_shares_where_it_says_and_earnings_add_up(app, 
     assert w["alice"].get("/api/v1/accounts/me/earnings?from=yesterday").status_code == 422
     chain = client.get("/api/v1/ledger/events?limit=1000").get_json()
     assert recompute(chain["items"], head=chain["head"]).ok
+
+
+def _web_sign_in(client, user) -> None:
+    """A browser session for the account (the pages use the session cookie, not bearer tokens)."""
+    client.application.config["WTF_CSRF_ENABLED"] = False
+    r = client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    assert r.status_code in (302, 303), r.status_code
+
+
+def test_the_receipt_and_earnings_pages(app, client, make_user) -> None:
+    w = _accepted_order(client, make_user)
+    order_id = w["order"]["id"]
+    db = app.extensions["cosmoloc.db"]
+    with db.session() as s:
+        receipts.quote_agreed(s, order_id, s.get(Design, w["remix"]["id"]), s.get(Fablab, w["lab"].id), 4500, "EUR")
+    assert w["lab"].post(w["job"]["id"], "complete").status_code == 200
+    assert w["citizen"].post(f"/api/v1/orders/{order_id}/confirm").status_code == 200
+
+    _web_sign_in(client, w["alice"])
+    page = client.get(f"/ledger/orders/{order_id}").get_data(as_text=True)
+    assert 'data-testid="contribution">€2.25<' in page  # 5 % of 45.00 EUR
+    assert "Lid, wider" in page and "passed up</span> <strong>€1.125</strong>" in page  # Bob's remix passes half to Alice's
+    assert page.count("€1.12") >= 2 and "€1.13" in page  # 112.5 cents each: the lower account id (Alice) gets 113
+    earned = client.get("/ledger/earnings").get_data(as_text=True)
+    assert 'data-testid="total-EUR">€1.13<' in earned and "Lid</a>" in earned
+    csv_rows = client.get("/ledger/earnings.csv").get_data(as_text=True).strip().splitlines()
+    assert csv_rows[0].startswith("seq,at,kind,order_id") and csv_rows[1].split(",")[7] == "113" and len(csv_rows) == 2
+
+    client.post("/logout")
+    _web_sign_in(client, make_user("Stranger"))
+    assert client.get(f"/ledger/orders/{order_id}").status_code == 404
+    assert "Nothing yet" in client.get("/ledger/earnings").get_data(as_text=True)
