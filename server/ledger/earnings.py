@@ -66,9 +66,14 @@ def redirects_for(session: Session, account_ids: Iterable[int]) -> dict[int, Pay
     return out
 
 
-def earnings(session: Session, account: Account, start: dt.datetime | None, end: dt.datetime | None) -> dict[str, Any]:
-    """Every claim (and reversal) owed to the account between ``start`` and ``end``, with totals per currency."""
-    query = select(LedgerEvent).where(LedgerEvent.payee_account_id == account.id)
+def earnings(session: Session, account: Account | None, start: dt.datetime | None, end: dt.datetime | None
+             ) -> dict[str, Any]:
+    """Every claim (and reversal) owed to the account (None: the commons fund) between ``start`` and ``end``, with
+    totals per currency."""
+    if account is None:
+        query = select(LedgerEvent).where(LedgerEvent.payee_kind == "fund")
+    else:
+        query = select(LedgerEvent).where(LedgerEvent.payee_kind == "account", LedgerEvent.payee_id == account.id)
     if start is not None:
         query = query.where(LedgerEvent.at >= start)
     if end is not None:

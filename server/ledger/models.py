@@ -16,7 +16,7 @@ class LedgerEvent(Base):
     ``hash`` = sha256(prev + the canonical JSON of the other fields, see ``design_commons.ledger.chain``)."""
 
     __tablename__ = "ledger_events"
-    __table_args__ = (Index("ix_ledger_events_at", "at"),)
+    __table_args__ = (Index("ix_ledger_events_at", "at"), Index("ix_ledger_events_payee", "payee_kind", "payee_id"))
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime]
@@ -29,8 +29,10 @@ class LedgerEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     # the order an event is about (its resource), for finding an order's events; not hashed: derived from resource
     order_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    # the account a claim or reversal is owed to, for its earnings; not hashed: derived from receiver
-    payee_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # who a claim or reversal is owed to (account, fablab or fund, and its id), for earnings and the fund's page;
+    # not hashed: derived from receiver
+    payee_kind: Mapped[str | None] = mapped_column(String(8))
+    payee_id: Mapped[int | None] = mapped_column(Integer)
     prev: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -64,10 +64,11 @@ def append(session: Session, kind: str, provider: dict[str, Any] | None = None, 
     sealed = seal(prev, {"seq": seq, "at": timestamp(at), "kind": kind, "provider": provider, "receiver": receiver,
                          "resource": resource, "quantity": quantity, "detail": detail or {}})
     order_id = resource.get("id") if resource and resource.get("kind") == "order" else None
-    payee = receiver.get("id") if kind in ("claim", "reversal") and receiver and receiver.get("kind") == "account" else None
+    claim = kind in ("claim", "reversal") and receiver is not None
     row = LedgerEvent(seq=seq, at=at, kind=kind, action=sealed["action"], provider=provider, receiver=receiver,
                       resource=resource, quantity=quantity, detail=detail or {}, order_id=order_id,
-                      payee_account_id=payee, prev=prev, hash=sealed["hash"])
+                      payee_kind=receiver.get("kind") if claim and receiver else None,
+                      payee_id=receiver.get("id") if claim and receiver else None, prev=prev, hash=sealed["hash"])
     session.add(row)
     session.flush()
     return row

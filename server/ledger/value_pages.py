@@ -92,3 +92,12 @@ def earnings_csv() -> Response:
                          i["amount"], i["currency"], origin["name"] if origin else "", i["hash"]])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="cosmoloc-earnings.csv"'})
+
+
+@bp.get("/ledger/fund")
+def fund_page() -> Any:
+    """Public: what came into the commons fund, from which orders and designs, and why."""
+    fund = earnings.earnings(db(), None, None, None)
+    titles = _titles({i["design_id"] for i in fund["items"] if i["design_id"] is not None})
+    return render_template("ledger/fund.html", money=money, items=fund["items"], totals=fund["currency_totals"],
+                           titles=titles)

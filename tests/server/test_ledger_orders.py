@@ -93,6 +93,8 @@ def test_a_value_choice_sends_the_shares_where_it_says_and_earnings_add_up(app, 
     alice = w["alice"].get("/api/v1/accounts/me/earnings").get_json()
     assert alice["currency_totals"] == {"EUR": 63} and [i["order_id"] for i in alice["items"]] == [order_id]
     assert w["bob"].get("/api/v1/accounts/me/earnings").get_json() == {"currency_totals": {}, "items": []}
+    fund = client.get("/ledger/fund").get_data(as_text=True)
+    assert 'data-testid="fund-EUR">€0.62<' in fund and "chosen by Bob" in fund
     later = w["alice"].get("/api/v1/accounts/me/earnings?from=2999-01-01").get_json()
     assert later["items"] == []
     assert w["alice"].get("/api/v1/accounts/me/earnings?from=yesterday").status_code == 422

@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.Column('quantity', sa.JSON(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=True),
-    sa.Column('payee_account_id', sa.Integer(), nullable=True),
+    sa.Column('payee_kind', sa.String(length=8), nullable=True),
+    sa.Column('payee_id', sa.Integer(), nullable=True),
     sa.Column('prev', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_events')),
@@ -39,7 +40,7 @@ def upgrade() -> None:
     op.create_index('ix_ledger_events_at', 'ledger_events', ['at'], unique=False)
     op.create_index(op.f('ix_ledger_events_kind'), 'ledger_events', ['kind'], unique=False)
     op.create_index(op.f('ix_ledger_events_order_id'), 'ledger_events', ['order_id'], unique=False)
-    op.create_index(op.f('ix_ledger_events_payee_account_id'), 'ledger_events', ['payee_account_id'], unique=False)
+    op.create_index('ix_ledger_events_payee', 'ledger_events', ['payee_kind', 'payee_id'], unique=False)
     op.create_table('value_choices',
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('to_fund', sa.Boolean(), nullable=False),
@@ -53,7 +54,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('value_choices')
-    op.drop_index(op.f('ix_ledger_events_payee_account_id'), table_name='ledger_events')
+    op.drop_index('ix_ledger_events_payee', table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_order_id'), table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_kind'), table_name='ledger_events')
     op.drop_index('ix_ledger_events_at', table_name='ledger_events')
