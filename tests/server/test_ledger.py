@@ -165,3 +165,47 @@ def test_exported_events_are_json_without_floats(client, make_user) -> None:
     body = client.get("/api/v1/ledger/events").get_data(as_text=True)
     assert "Zoë" in json.loads(body)["items"][0]["provider"]["name"]
     assert verify_chain(json.loads(body)["items"]) == []
+
+
+def _confirmer(url: str, order_ids: list[int]) -> None:
+    from server.db import Database
+    from server.ledger import receipts
+
+    db = Database(url)
+    for order_id in order_ids:
+        with db.session() as session:
+            receipts.part_received(session, order_id)
+    db.dispose()
+
+
+def test_concurrent_confirmations_from_four_processes_replay_clean(app, client, make_user, database_url) -> None:
+    """Receipts written at once by four processes (each its claims in one transaction) leave one chain whose every
+    receipt recomputes from the export."""
+    from types import SimpleNamespace
+
+    from design_commons.ledger import recompute
+    from server.designs.models import Design
+    from server.ledger import receipts
+
+    alice, bob = make_user("Alice"), make_user("Bob")
+    root = publish(alice, [("cube.stl", cube_stl())], title="Root").get_json()
+    remix = publish(bob, [("cube.stl", cube_stl(22))], title="Remix", derived_from=str(root["id"])).get_json()
+    lab = SimpleNamespace(id=9, name="Lab", kind="cooperative")
+    db = app.extensions["cosmoloc.db"]
+    orders = list(range(1, 41))
+    with db.session() as s:
+        for order_id in orders:
+            design = s.get(Design, remix["id"] if order_id % 2 else root["id"])
+            receipts.quote_agreed(s, order_id, design, lab, 1000 + 37 * order_id, "EUR")
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_confirmer, args=(database_url, orders[w::4])) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+        assert p.exitcode == 0
+    events, head = _chain(client)
+    replay = recompute(events, head=head)
+    assert replay.ok, replay.problems[:3]
+    assert sorted(replay.receipts) == orders
+    assert all(sum(c.amount for c in r.claims) == r.contribution > 0 for r in replay.receipts.values())

@@ -54,6 +54,9 @@ def test_a_citizen_confirms_and_the_designer_sees_the_earning(browser: Any, hub:
     page.goto(f"{url}/orders/{placed['id']}")
     page.get_by_role("button", name="I received it").click()
     expect(page.locator(".big-status")).to_contain_text("Received")
+    page.reload()
+    page.get_by_role("link", name="Where the contribution went").click()
+    expect(page.get_by_test_id("contribution")).to_have_text("€3.00")
 
     designer = person(browser, url)
     sign_in(designer, url, alice.email)
