@@ -104,3 +104,19 @@ def test_export_as_valueflows_json_ld(published, database_url, tmp_path) -> None
     actions = {a["@id"] for n in expanded for a in n.get("https://w3id.org/valueflows/ont/vf#action", [])}
     assert actions == {"https://w3id.org/valueflows/ont/vf#produce", "https://w3id.org/valueflows/ont/vf#cite"}
     assert "https://hub.example.org/designs/1" in {n["@id"] for n in expanded}
+
+
+def test_verify_an_export_needs_only_the_plain_package(published, database_url, tmp_path) -> None:
+    """Anyone can check the books: `ledger verify --export` runs with the hub's libraries impossible to import."""
+    from tests.test_packaging import _cosmoloc_without_hub
+
+    out = tmp_path / "chain.json"
+    assert _run(database_url, tmp_path, "export", "-o", str(out)).exit_code == 0
+    clean = _cosmoloc_without_hub("ledger", "verify", "--export", str(out))
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    assert "4 events" in clean.stdout and "intact" in clean.stdout
+    doc = json.loads(out.read_text())
+    doc["items"][1]["detail"]["title"] = "Larger lid, edited"
+    out.write_text(json.dumps(doc))
+    edited = _cosmoloc_without_hub("ledger", "verify", "--export", str(out))
+    assert edited.returncode == 1 and "event 2: hash_mismatch" in edited.stdout
