@@ -17,6 +17,7 @@ from design_commons.ledger import Author, Claim, DesignNode, Payee, Receipt, con
 from design_commons.ledger import events as ev
 from design_commons.ledger.events import payee_of
 from design_commons.ledger.split import exact_shares
+from server.designs import parents as design_parents
 from server.designs.models import Design
 from server.errors import ApiError
 from server.ledger import earnings, service
@@ -32,8 +33,11 @@ def lineage(session: Session, design_id: int, generations: int) -> dict[int, Des
         if not wanted:
             break
         frontier = []
+        listed = design_parents.of(session, wanted)
         for design in session.scalars(select(Design).where(Design.id.in_(wanted))):
-            parents = ((design.derived_from_id, None),) if design.derived_from_id is not None else ()
+            parents = tuple(listed.get(design.id, ()))
+            if not parents and design.derived_from_id is not None:  # a remix published before parents were listed
+                parents = ((design.derived_from_id, None),)
             nodes[design.id] = DesignNode(design.id, parents, (Author(design.owner_id, design.owner.name),))
             frontier += [p for p, _w in parents]
     for node in list(nodes.values()):  # parents past the depth cap: known by id only, never paid

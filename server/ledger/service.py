@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -137,12 +138,12 @@ def daily_heads(session: Session, days: int = 14, now: dt.datetime | None = None
 
 # -- events written where they happen --------------------------------------------------------------------------
 
-def design_published(session: Session, design: Any) -> None:
-    """A design was published: its first version is produced; a remix also cites the design it came from."""
+def design_published(session: Session, design: Any, parents: list[tuple[int, Fraction | None]]) -> None:
+    """A design was published: its first version is produced; a remix also cites the designs it came from."""
     owner = design.owner
     append_event(session, ev.design_published(design.id, design.title, design.license_id, owner.id, owner.name))
-    if design.derived_from_id is not None:
-        append_event(session, ev.design_remixed(design.id, [(design.derived_from_id, None)], owner.id, owner.name))
+    if parents:
+        append_event(session, ev.design_remixed(design.id, parents, owner.id, owner.name))
 
 
 def design_versioned(session: Session, design: Any, number: int) -> None:

@@ -1,5 +1,5 @@
 """ledger_events: the commons ledger, append-only and hash-chained (unique seq and prev: no gap, no fork);
-value_choices: where an account sends its shares
+value_choices: where an account sends its shares; design_parents: a remix of several designs, with weights
 
 Revision ID: 0007
 Revises: 0006
@@ -52,7 +52,21 @@ def upgrade() -> None:
     )
 
 
+    op.create_table('design_parents',
+    sa.Column('design_id', sa.Integer(), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('weight', sa.String(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['design_id'], ['designs.id'], name=op.f('fk_design_parents_design_id_designs'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['parent_id'], ['designs.id'], name=op.f('fk_design_parents_parent_id_designs')),
+    sa.PrimaryKeyConstraint('design_id', 'parent_id', name=op.f('pk_design_parents'))
+    )
+    op.create_index(op.f('ix_design_parents_parent_id'), 'design_parents', ['parent_id'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index(op.f('ix_design_parents_parent_id'), table_name='design_parents')
+    op.drop_table('design_parents')
     op.drop_table('value_choices')
     op.drop_index('ix_ledger_events_payee', table_name='ledger_events')
     op.drop_index(op.f('ix_ledger_events_order_id'), table_name='ledger_events')
