@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from design_commons import okh
-from server.designs import schemas, service
+from server.designs import parents, schemas, service
 from server.designs.processing import queue_validation
 from server.edge import (
     content_disposition,
@@ -38,7 +38,9 @@ def _uploads(field: str = "files") -> list[service.Upload]:
 
 def _full(design: Any) -> dict[str, Any]:
     session = db()
-    return schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
+    body = schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
+    body["parents"] = parents.as_json(session, design)
+    return body
 
 
 @bp.post("/designs")
@@ -49,7 +51,7 @@ def publish() -> tuple[dict[str, Any], int]:
     design = service.publish(db(), file_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
                              form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"),
-                             quota=hub().upload_quota)
+                             quota=hub().upload_quota, parent_weights=form.get("parent_weights"))
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201

@@ -15,10 +15,12 @@ from design_commons.units import STATED_UNITS, normalise_unit
 from design_commons.validation import PROCESSES, detect_format
 from server.accounts.models import Account
 from server.db import utcnow
+from server.designs import parents as design_parents
 from server.designs.blobs import ensure_blob
 from server.designs.models import Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
 from server.errors import ApiError, invalid, not_found
-from server.input_rules import MAX_DB_INT, check_name, clean_filename
+from server.input_rules import check_name, clean_filename
+from server.ledger import service as ledger
 from server.storage import BlobStore
 
 MAX_TAGS = 20
@@ -205,9 +207,12 @@ def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
 def publish(session: Session, store: BlobStore, owner: Account, title: str, license_raw: str,
             description: str = "", tags_raw: str | None = None, derived_from: str | None = None,
             unit_raw: str | None = None, uploads: list[Upload] | None = None,
-            max_description: int = 20_000, quota: Quota | None = None) -> Design:
+            max_description: int = 20_000, quota: Quota | None = None, parent_weights: str | None = None) -> Design:
     """Publish a new design with its first version. Raises ApiError (422; 413/429 past the owner's
     ``quota``) before storing anything.
+
+    ``derived_from``: the id of the design it remixes, or several, comma-separated; ``parent_weights``: one
+    positive decimal per parent (else equal shares), see :mod:`server.designs.parents`.
 
     ``max_description``: the longest description in characters (the ``description_chars`` limit).
     """
@@ -222,16 +227,8 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     licence_id = check_licence(license_raw)
     tags = parse_tags(tags_raw)
     unit = parse_unit(unit_raw)
-    parent_id = None
-    if derived_from not in (None, ""):
-        try:
-            parent_id = int(str(derived_from))
-            if not 1 <= parent_id <= MAX_DB_INT:
-                raise ValueError(parent_id)
-        except ValueError:
-            raise invalid("derived_from must be a design id.", {"derived_from": ["not an id"]}) from None
-        if session.get(Design, parent_id) is None:
-            raise invalid("derived_from names no design.", {"derived_from": ["no such design"]}, code="unknown_design")
+    parents = design_parents.parse(session, derived_from, parent_weights)
+    parent_id = parents[0][0] if parents else None
     stored = store_uploads(session, store, uploads or [], owner, quota)
     design = Design(owner=owner, title=title, description=(description or "").strip(), license_id=licence_id,
                     derived_from_id=parent_id, tags=[DesignTag(tag=t) for t in tags])
@@ -240,6 +237,8 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     _add_files(session, store, version, stored, unit)
     session.add(design)
     session.flush()
+    design_parents.store(session, design.id, parents)
+    ledger.design_published(session, design, parents)
     return design
 
 
@@ -256,6 +255,7 @@ def add_version(session: Session, store: BlobStore, owner: Account, design: Desi
     _add_files(session, store, version, stored, unit)
     design.updated_at = utcnow()
     session.flush()
+    ledger.design_versioned(session, design, number)
     return design
 
 
