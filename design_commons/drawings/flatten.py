@@ -76,14 +76,16 @@ def flatten_modelspace(msp: BaseLayout, mm_per_unit: float, max_depth: int) -> S
 
     Raises LimitExceeded when more than MAX_VERTICES polyline vertices would be built.
     """
-    walker = _Walker(mm_per_unit, max_depth)
+    walker = Walker(mm_per_unit, max_depth)
     for entity in msp:
         walker.shapes.counts[entity.dxftype()] += 1
     walker.walk(msp, 0)
     return walker.shapes
 
 
-class _Walker:
+class Walker:
+    """Flattens entities (or their values, for a reader of its own) into :class:`Shapes`."""
+
     def __init__(self, scale: float, max_depth: int) -> None:
         self.scale = scale
         self.max_depth = max_depth
@@ -99,6 +101,10 @@ class _Walker:
                 raise
             except Exception:  # noqa: BLE001 - one broken entity must not sink the drawing
                 self.shapes.unreadable[kind] += 1
+
+    def one(self, entity: DXFEntity, kind: str) -> None:
+        """Flatten one top-level entity; its errors are the caller's."""
+        self._one(entity, kind, 0)
 
     def _one(self, entity: DXFEntity, kind: str, depth: int) -> None:
         if kind == "INSERT":
@@ -139,9 +145,14 @@ class _Walker:
 
     def _line(self, line: DXFEntity) -> None:
         start, end = line.dxf.start, line.dxf.end
-        if abs(start.z) > _Z_TOL or abs(end.z) > _Z_TOL:
+        self.line(start.x, start.y, start.z, end.x, end.y, end.z)
+
+    def line(self, x0: float, y0: float, z0: float, x1: float, y1: float, z1: float) -> None:
+        """A LINE from (x0, y0, z0) to (x1, y1, z1) in drawing units."""
+        if abs(z0) > _Z_TOL or abs(z1) > _Z_TOL:
             self.shapes.projected += 1
-        coords = (start.x * self.scale, start.y * self.scale, end.x * self.scale, end.y * self.scale)
+        scale = self.scale
+        coords = (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
         # plain floats: this runs once per LINE, often hundreds of thousands of times
         if not all(map(math.isfinite, coords)) or (coords[0] == coords[2] and coords[1] == coords[3]):
             self.shapes.degenerate["LINE"] += 1
@@ -159,10 +170,14 @@ class _Walker:
             self._curve(circle, "CIRCLE")  # tilted: its projection is an ellipse
             return
         center = OCS(extrusion).to_wcs(circle.dxf.center)
-        if abs(center.z) > _Z_TOL:
+        self.flat_circle(center.x, center.y, center.z, radius)
+
+    def flat_circle(self, x: float, y: float, z: float, radius: float) -> None:
+        """A CIRCLE in the XY plane (WCS centre, radius > 0 in drawing units)."""
+        if abs(z) > _Z_TOL:
             self.shapes.projected += 1
         self._budget(1)
-        self.shapes.circles.append((center.x * self.scale, center.y * self.scale, radius * self.scale))
+        self.shapes.circles.append((x * self.scale, y * self.scale, radius * self.scale))
 
     def _curve(self, entity: DXFEntity, kind: str) -> None:
         if kind == "POLYLINE" and entity.is_3d_polyline:  # type: ignore[attr-defined]
@@ -170,7 +185,10 @@ class _Walker:
         if _is_degenerate(entity, kind):
             self.shapes.degenerate[kind] += 1
             return
-        path = make_path(entity)
+        self.path(kind, make_path(entity))
+
+    def path(self, kind: str, path: Path) -> None:
+        """An entity of type ``kind`` made into an ezdxf path (drawing units), not degenerate by its attributes."""
         if len(path) == 0:
             self.shapes.degenerate[kind] += 1
             return

@@ -12,6 +12,7 @@ from design_commons.drawings.blocks import MAX_BLOCK_DEPTH, expanded_entity_coun
 from design_commons.drawings.canonical import preview_segments, text_boxes, write_canonical
 from design_commons.drawings.contours import Contour, chain_paths, join_tolerance
 from design_commons.drawings.drawing_units import resolve_units
+from design_commons.drawings.fastread import ReadDrawing, read_fast
 from design_commons.drawings.flatten import Shapes, flatten_modelspace
 from design_commons.drawings.reading import check_record_count, load_drawing
 from design_commons.limits import DEFAULT_LIMITS, Limits
@@ -20,7 +21,8 @@ from design_commons.units import normalise_unit
 from design_commons.validation import DRAWING_PROCESSES, Validation
 
 
-def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIMITS) -> Validation:
+def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIMITS, *,
+                     one_pass: bool = True) -> Validation:
     """Check a DXF drawing (ASCII or binary) and derive what a lab needs to cut it.
 
     ``unit`` is the unit the designer stated; it is used only when the file's $INSUNITS is
@@ -29,16 +31,18 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
 
     Raises UnreadableFile when the bytes are not DXF at all, LimitExceeded when the drawing
     is past ``limits`` (entities with blocks expanded, nesting, recursive blocks).
+
+    Model space is read in one pass over the file's tags (:mod:`.fastread`) when it holds only
+    what that reader knows; otherwise (and with ``one_pass=False``) from a whole ezdxf document.
+    Both give the same report.
     """
     stated = normalise_unit(unit)
     check_record_count(data, limits)
-    loaded = load_drawing(data)
+    read = read_fast(data, stated, limits) if one_pass else None
+    if read is None:
+        read = read_document(data, stated, limits)
+    loaded, shapes, expanded, units = read.loaded, read.shapes, read.expanded, read.units
     doc = loaded.doc
-    msp = doc.modelspace()
-    expanded = expanded_entity_count(doc, msp, limits)
-    units = resolve_units(doc, data, stated)
-    shapes = flatten_modelspace(msp, units.mm_per_unit, MAX_BLOCK_DEPTH)
-    loaded.audit()  # after flattening: the auditor deletes entities it cannot bookkeep
 
     lo, hi = _bounds(shapes)
     extents = hi - lo if lo is not None and hi is not None else None
@@ -106,6 +110,18 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
         validation.canonical = write_canonical(contours, shapes.circles, shapes.texts)
         validation.canonical_ext = "dxf"
     return validation
+
+
+def read_document(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing:
+    """Model space of a whole ezdxf document (recovered when broken), flattened, and the document audited."""
+    loaded = load_drawing(data)
+    doc = loaded.doc
+    msp = doc.modelspace()
+    expanded = expanded_entity_count(doc, msp, limits)
+    units = resolve_units(doc, data, stated_unit)
+    shapes = flatten_modelspace(msp, units.mm_per_unit, MAX_BLOCK_DEPTH)
+    loaded.audit()  # after flattening: the auditor deletes entities it cannot bookkeep
+    return ReadDrawing(loaded, shapes, expanded, units)
 
 
 def _bounds(shapes: Shapes) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -1,0 +1,380 @@
+"""One pass over an ASCII DXF's tags for the model space the hub cuts, without an ezdxf document of it.
+
+ezdxf builds an object for every entity (tags compiled, grouped into subclasses, bound to a
+database), which costs as much as the whole validation may. Here ezdxf's low-level tagger
+(:func:`ezdxf.lldxf.tagger.ascii_tags_loader`) reads the file once: the model-space entities of
+the ENTITIES section are taken aside as they stream past, and ezdxf loads everything else (header,
+tables, blocks, objects: small) into a document as usual, which is then audited. LINE, CIRCLE, ARC
+and LWPOLYLINE are read from their group codes and flattened by the same ezdxf path functions as
+the document path (so the geometry is the same, number for number); SPLINE, ELLIPSE, TEXT and MTEXT
+are few, and loaded one by one with ezdxf's own entity loader and auditor.
+
+Whatever this reader does not understand ends it: an INSERT, any other entity type, paper-space
+entities in ENTITIES, extended data, reactors, an attribute outside the few listed, a value the
+auditor would mend, a handle seen twice, a binary file, a structure error. Then
+:func:`read_fast` answers None and the caller takes the document path (with ezdxf's recovery for
+broken files), so every report is the one that path gives.
+"""
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ezdxf.audit import Auditor
+from ezdxf.document import Drawing
+from ezdxf.entities import factory
+from ezdxf.lldxf import const, validator
+from ezdxf.lldxf.extendedtags import ExtendedTags
+from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+from ezdxf.lldxf.types import DXFTag
+from ezdxf.math import OCS, ConstructionEllipse, Vec3
+from ezdxf.path import Path
+from ezdxf.path.tools import add_2d_polyline, add_ellipse
+
+from design_commons.drawings.blocks import MAX_BLOCK_DEPTH
+from design_commons.drawings.drawing_units import DrawingUnits, resolve_units
+from design_commons.drawings.flatten import Shapes, Walker
+from design_commons.drawings.reading import BINARY_SENTINEL, LoadedDrawing, _loaded
+from design_commons.limits import Limits
+
+#: Read from their group codes here.
+OWN_KINDS = frozenset({"LINE", "CIRCLE", "ARC", "LWPOLYLINE"})
+#: Loaded one by one with ezdxf's entity loader, and audited by it.
+LOADED_KINDS = frozenset({"SPLINE", "ELLIPSE", "TEXT", "MTEXT"})
+
+_SUBCLASSES = {
+    "LINE": ("AcDbEntity", "AcDbLine"),
+    "CIRCLE": ("AcDbEntity", "AcDbCircle"),
+    "ARC": ("AcDbEntity", "AcDbCircle", "AcDbArc"),
+    "LWPOLYLINE": ("AcDbEntity", "AcDbPolyline"),
+}
+# Group codes every graphic entity may carry here (all others end the fast read).
+_COMMON_STR = {5: "handle", 330: "owner", 8: "layer", 6: "linetype"}
+_COMMON_INT = {62: "color", 370: "lineweight", 60: "invisible", 67: "paperspace"}
+_COMMON_FLOAT = {48: "ltscale"}
+# Codes that tie an entity to others (reactors, extension dictionaries, extended data).
+_LINKS = (102, 360)
+_Z_AXIS = Vec3(0.0, 0.0, 1.0)
+_FLAT = OCS(_Z_AXIS)
+
+
+class Unsupported(Exception):
+    """The file holds something this reader leaves to the document path."""
+
+
+@dataclass
+class ReadDrawing:
+    """What the document path would derive, read in one pass."""
+
+    loaded: LoadedDrawing  # its document holds everything but the model-space entities
+    shapes: Shapes
+    expanded: int  # model-space entities (there are no INSERTs to expand)
+    units: DrawingUnits
+
+
+@dataclass
+class _Entity:
+    """One model-space entity: common attributes, and its own values in file order."""
+
+    kind: str
+    handle: str | None
+    owner: str | None
+    layer: str
+    linetype: str | None
+    values: Any  # a tuple of floats for OWN_KINDS, the raw tags for LOADED_KINDS
+
+
+def read_fast(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
+    """Read an ASCII DXF in one pass, or None when the document path must read it."""
+    if data.startswith(BINARY_SENTINEL):
+        return None
+    try:
+        return _read(data, stated_unit, limits)
+    except Exception:  # noqa: BLE001 - anything unexpected is the document path's to judge
+        return None
+
+
+def _read(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
+    from ezdxf.lldxf.validator import dxf_info
+
+    sniff = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="ignore")
+    encoding = dxf_info(sniff).encoding
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="surrogateescape")
+    entities: list[_Entity] = []
+
+    def take(tags: list[DXFTag]) -> None:
+        if len(entities) >= limits.max_entities:
+            raise Unsupported("too many entities: the document path says how many")
+        entities.append(_parse(tags))
+
+    doc = Drawing.load(_divert(ascii_tags_loader(stream), take))
+    msp = doc.modelspace()
+    _check_links(doc, msp.layout_key, entities)
+    loaded = _loaded(doc, binary=False, recovered=False)
+    loaded.audit()
+    if loaded.fixes or loaded.errors:
+        return None
+    units = resolve_units(doc, data, stated_unit)
+    walker = Walker(units.mm_per_unit, MAX_BLOCK_DEPTH)
+    shapes = walker.shapes
+    for entity in entities:
+        shapes.counts[entity.kind] += 1
+    auditor = Auditor(doc)
+    for entity in entities:
+        shapes.expanded += 1
+        if entity.kind in OWN_KINDS:
+            _FLATTEN[entity.kind](walker, entity.values)
+        else:
+            _loaded_entity(walker, doc, auditor, entity)
+    return ReadDrawing(loaded, shapes, len(entities), units)
+
+
+def _divert(tags: Iterable[DXFTag], take: Callable[[list[DXFTag]], None]) -> Iterator[DXFTag]:
+    """The tags of the file without the entities of its ENTITIES section, which go to ``take``."""
+    in_entities = False
+    section_start = False
+    current: list[DXFTag] | None = None
+    for tag in tags:
+        code = tag[0]
+        if in_entities:
+            if code == 0:
+                if current is not None:
+                    take(current)
+                if tag[1] == "ENDSEC":
+                    in_entities, current = False, None
+                    yield tag
+                else:
+                    current = [tag]
+            elif current is not None:
+                current.append(tag)
+            else:
+                yield tag  # the section's own tags
+            continue
+        if code == 0:
+            section_start = tag[1] == "SECTION"
+        elif code == 2 and section_start:
+            section_start = False
+            in_entities = tag[1] == "ENTITIES"
+        yield tag
+    if in_entities:
+        raise Unsupported("the ENTITIES section does not end")
+
+
+def _parse(tags: list[DXFTag]) -> _Entity:
+    kind = tags[0][1]
+    if kind in OWN_KINDS:
+        return _parse_own(kind, tags)
+    if kind not in LOADED_KINDS:
+        raise Unsupported(kind)
+    common: dict[str, Any] = {}
+    for code, value in tags:
+        if code in _LINKS or code >= 1000:
+            raise Unsupported(f"{kind} linked to other objects")
+        if code in _COMMON_STR:
+            common[_COMMON_STR[code]] = value
+        elif code == 67 and int(value) != 0:
+            raise Unsupported("paper space")
+    return _Entity(kind, common.get("handle"), common.get("owner"), common.get("layer", "0"),
+                   common.get("linetype"), tags)
+
+
+def _parse_own(kind: str, tags: list[DXFTag]) -> _Entity:
+    """Common attributes and the geometry of a LINE, CIRCLE, ARC or LWPOLYLINE from its tags.
+
+    Subclass markers, when present, must be the usual ones in their order, the common
+    attributes before the entity's own subclass.
+    """
+    common: dict[str, Any] = {}
+    own: dict[int, float] = {}
+    vertices: list[list[float]] = []
+    markers = _SUBCLASSES[kind]
+    marker_count = 0
+    in_own = False  # past the entity's own subclass marker
+    i, n = 1, len(tags)
+    while i < n:
+        code, value = tags[i]
+        i += 1
+        if code == 100:
+            if marker_count >= len(markers) or value != markers[marker_count]:
+                raise Unsupported(f"subclass {value} in {kind}")
+            marker_count += 1
+            in_own = marker_count > 1
+            continue
+        if code in _COMMON_STR or code in _COMMON_INT or code in _COMMON_FLOAT:
+            if in_own:
+                raise Unsupported("common attribute inside the entity's subclass")
+            name = _COMMON_STR.get(code) or _COMMON_INT.get(code) or _COMMON_FLOAT[code]
+            if name in common:
+                raise Unsupported(f"{name} twice")
+            if code in _COMMON_INT:
+                common[name] = int(value)
+            elif code in _COMMON_FLOAT:
+                common[name] = float(value)
+            else:
+                common[name] = value
+            continue
+        if marker_count and not in_own:
+            raise Unsupported(f"group code {code} before the {kind} subclass")
+        if code in (10, 11, 210):
+            if i >= n or tags[i][0] != code + 10:
+                raise Unsupported("a point without its y")
+            point = [float(value), float(tags[i][1])]
+            i += 1
+            if i < n and tags[i][0] == code + 20:
+                point.append(float(tags[i][1]))
+                i += 1
+            elif code == 210:
+                raise Unsupported("an extrusion without z")
+            if kind == "LWPOLYLINE" and code == 10:
+                vertices.append([point[0], point[1], 0.0])
+                continue
+            if code in own:
+                raise Unsupported("a point twice")
+            own[code] = point  # type: ignore[assignment]
+            continue
+        if kind == "LWPOLYLINE" and code in (40, 41, 42, 91):
+            if not vertices:
+                raise Unsupported("vertex attribute before the first vertex")
+            number = float(value) if code != 91 else int(value)
+            if code == 42:
+                vertices[-1][2] = number
+            continue
+        if code not in _OWN_CODES[kind] or code in own:
+            raise Unsupported(f"group code {code} in {kind}")
+        own[code] = int(value) if code in (70, 90) else float(value)
+    if marker_count not in (0, len(markers)):
+        raise Unsupported(f"{kind} without all its subclasses")
+    _check_common(common)
+    extrusion = own.get(210)
+    if extrusion is not None and tuple(extrusion) != (0.0, 0.0, 1.0):  # type: ignore[arg-type]
+        raise Unsupported("an extrusion other than +Z")
+    values = _values(kind, own, vertices)
+    return _Entity(kind, common.get("handle"), common.get("owner"), common.get("layer", "0"),
+                   common.get("linetype"), values)
+
+
+_OWN_CODES = {
+    "LINE": {39},
+    "CIRCLE": {39, 40},
+    "ARC": {39, 40, 50, 51},
+    "LWPOLYLINE": {90, 70, 43, 38, 39},
+}
+
+
+def _values(kind: str, own: dict[int, Any], vertices: list[list[float]]) -> tuple:
+    if kind == "LWPOLYLINE":
+        count = own.get(90)
+        if count is not None and count != len(vertices):
+            raise Unsupported("vertex count differs from its group code 90")
+        return (vertices, bool(own.get(70, 0) & const.LWPOLYLINE_CLOSED), own.get(38, 0.0))
+    if kind == "LINE":
+        start, end = _point(own, 10), _point(own, 11)
+        return (*start, *end)
+    centre = _point(own, 10)
+    if 40 not in own:
+        raise Unsupported("a circle without radius")
+    if kind == "CIRCLE":
+        return (*centre, own[40])
+    if 50 not in own or 51 not in own:
+        raise Unsupported("an arc without its angles")
+    return (*centre, own[40], own[50], own[51])
+
+
+def _point(own: dict[int, Any], code: int) -> tuple[float, float, float]:
+    point = own.get(code)
+    if point is None:
+        raise Unsupported(f"point {code} missing")
+    return (point[0], point[1], point[2] if len(point) > 2 else 0.0)
+
+
+def _check_common(common: dict[str, Any]) -> None:
+    """Refuse what ezdxf's auditor would mend (so the audit of the rest stands for the whole)."""
+    if common.get("paperspace", 0) != 0:
+        raise Unsupported("paper space")
+    color = common.get("color")
+    if color is not None and not 0 <= color <= 257:
+        raise Unsupported("colour index out of range")
+    weight = common.get("lineweight")
+    if weight is not None and weight not in const.VALID_DXF_LINEWEIGHT_VALUES:
+        raise Unsupported("lineweight")
+
+
+def _check_links(doc: Drawing, modelspace: str, entities: list[_Entity]) -> None:
+    """Every entity in model space, under a valid layer and a known linetype, with its own handle."""
+    seen: set[str] = set()
+    db = doc.entitydb
+    layers: dict[str, bool] = {}
+    linetypes: dict[str, bool] = {}
+    for entity in entities:
+        if entity.owner is not None and entity.owner != modelspace:
+            raise Unsupported("an entity outside model space")
+        if entity.handle is not None:
+            if entity.handle in seen or entity.handle in db:
+                raise Unsupported("a handle used twice")
+            seen.add(entity.handle)
+        ok = layers.get(entity.layer)
+        if ok is None:
+            ok = layers[entity.layer] = validator.is_valid_layer_name(entity.layer)
+        if not ok:
+            raise Unsupported("invalid layer name")
+        if entity.linetype is not None:
+            known = linetypes.get(entity.linetype)
+            if known is None:
+                key = validator.make_table_key(entity.linetype)
+                known = linetypes[entity.linetype] = key in ("bylayer", "byblock") or key in doc.linetypes
+            if not known:
+                raise Unsupported("undefined linetype")
+
+
+def _line(walker: Walker, values: tuple) -> None:
+    walker.line(*values)
+
+
+def _circle(walker: Walker, values: tuple) -> None:
+    x, y, z, radius = values
+    if not math.isfinite(radius) or radius <= 0:  # as the document path's CIRCLE
+        walker.shapes.degenerate["CIRCLE"] += 1
+        return
+    walker.flat_circle(x, y, z, radius)
+
+
+def _arc(walker: Walker, values: tuple) -> None:
+    x, y, z, radius, start, end = values
+    if not radius > 0:
+        walker.shapes.degenerate["ARC"] += 1
+        return
+    path = Path()
+    if abs(radius) > 1e-12:  # as ezdxf's make_path of an ARC
+        ellipse = ConstructionEllipse.from_arc(center=Vec3(x, y, z), radius=abs(radius), extrusion=_Z_AXIS,
+                                               start_angle=start, end_angle=end)
+        add_ellipse(path, ellipse, segments=1, reset=True)
+    walker.path("ARC", path)
+
+
+def _lwpolyline(walker: Walker, values: tuple) -> None:
+    vertices, closed, elevation = values
+    if len(vertices) < 2:
+        walker.shapes.degenerate["LWPOLYLINE"] += 1
+        return
+    path = Path()
+    add_2d_polyline(path, vertices, close=closed, ocs=_FLAT, elevation=elevation, segments=1)
+    walker.path("LWPOLYLINE", path)
+
+
+_FLATTEN: dict[str, Callable[[Walker, tuple], None]] = {
+    "LINE": _line, "CIRCLE": _circle, "ARC": _arc, "LWPOLYLINE": _lwpolyline,
+}
+
+
+def _loaded_entity(walker: Walker, doc: Drawing, auditor: Auditor, entity: _Entity) -> None:
+    """Load one SPLINE, ELLIPSE, TEXT or MTEXT with ezdxf, audit it and flatten it as the document path does."""
+    graphic = factory.load(ExtendedTags(tag_compiler(iter(entity.values))), doc)
+    if graphic.xdata or getattr(graphic, "has_columns", False):
+        raise Unsupported("extended data or MTEXT columns")
+    graphic.audit(auditor)
+    if auditor.fixes or auditor.errors:
+        raise Unsupported(f"the auditor mends this {entity.kind}")
+    walker.one(graphic, entity.kind)
