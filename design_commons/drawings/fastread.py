@@ -28,7 +28,7 @@ from ezdxf.document import Drawing
 from ezdxf.entities import factory
 from ezdxf.lldxf import const, validator
 from ezdxf.lldxf.extendedtags import ExtendedTags
-from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+from ezdxf.lldxf.tagger import tag_compiler
 from ezdxf.lldxf.types import DXFTag
 from ezdxf.math import OCS, ConstructionEllipse, Vec3
 from ezdxf.path import Path
@@ -58,6 +58,7 @@ _COMMON_FLOAT = {48: "ltscale"}
 # Codes that tie an entity to others (reactors, extension dictionaries, extended data).
 _LINKS = (102, 360)
 _Z_AXIS = Vec3(0.0, 0.0, 1.0)
+_CHUNK = 1 << 20  # characters read at a time
 _FLAT = OCS(_Z_AXIS)
 
 
@@ -105,12 +106,12 @@ def _read(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
     stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="surrogateescape")
     entities: list[_Entity] = []
 
-    def take(tags: list[DXFTag]) -> None:
+    def take(tags: list[tuple[int, str]]) -> None:
         if len(entities) >= limits.max_entities:
             raise Unsupported("too many entities: the document path says how many")
         entities.append(_parse(tags))
 
-    doc = Drawing.load(_divert(ascii_tags_loader(stream), take))
+    doc = Drawing.load(_divert(stream, take))
     msp = doc.modelspace()
     _check_links(doc, msp.layout_key, entities)
     loaded = _loaded(doc, binary=False, recovered=False)
@@ -132,38 +133,67 @@ def _read(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
     return ReadDrawing(loaded, shapes, len(entities), units)
 
 
-def _divert(tags: Iterable[DXFTag], take: Callable[[list[DXFTag]], None]) -> Iterator[DXFTag]:
-    """The tags of the file without the entities of its ENTITIES section, which go to ``take``."""
+def _divert(stream: io.TextIOBase, take: Callable[[list[tuple[int, str]]], None]) -> Iterator[DXFTag]:
+    """The file's tags, as ezdxf's ``ascii_tags_loader`` reads them, without the entities of the
+    ENTITIES section: each of those goes to ``take`` as a list of (code, value) pairs.
+
+    Lines are split a chunk at a time (universal newlines, as the loader's ``readline``);
+    comments (999) are skipped and nothing past ``0 / EOF`` is read.
+    """
     in_entities = False
     section_start = False
-    current: list[DXFTag] | None = None
-    for tag in tags:
-        code = tag[0]
-        if in_entities:
-            if code == 0:
-                if current is not None:
-                    take(current)
-                if tag[1] == "ENDSEC":
-                    in_entities, current = False, None
-                    yield tag
+    current: list[tuple[int, str]] | None = None
+    pending: list[str] = []  # a code line whose value is in the next chunk
+    rest: str | None = ""
+    while rest is not None:
+        chunk = stream.read(_CHUNK)
+        if chunk:
+            lines = (rest + chunk).split("\n")
+            rest = lines.pop()
+        else:
+            lines = [rest] if rest else []
+            rest = None
+        if pending:
+            lines = pending + lines
+        n = len(lines)
+        i = 0
+        while i + 1 < n:
+            code = int(lines[i])
+            value = lines[i + 1]
+            i += 2
+            if code == 999:
+                continue
+            if in_entities:
+                if code == 0:
+                    if current is not None:
+                        take(current)
+                    if value == "ENDSEC":
+                        in_entities, current = False, None
+                        yield DXFTag(0, value)
+                        continue
+                    if value == "EOF":
+                        raise Unsupported("the ENTITIES section does not end")
+                    current = [(0, value)]
+                elif current is not None:
+                    current.append((code, value))
                 else:
-                    current = [tag]
-            elif current is not None:
-                current.append(tag)
-            else:
-                yield tag  # the section's own tags
-            continue
-        if code == 0:
-            section_start = tag[1] == "SECTION"
-        elif code == 2 and section_start:
-            section_start = False
-            in_entities = tag[1] == "ENTITIES"
-        yield tag
+                    yield DXFTag(code, value)  # the section's own tags
+                continue
+            if code == 0:
+                section_start = value == "SECTION"
+                if value == "EOF":
+                    yield DXFTag(0, value)
+                    return
+            elif code == 2 and section_start:
+                section_start = False
+                in_entities = value == "ENTITIES"
+            yield DXFTag(code, value)
+        pending = lines[i:]
     if in_entities:
         raise Unsupported("the ENTITIES section does not end")
 
 
-def _parse(tags: list[DXFTag]) -> _Entity:
+def _parse(tags: list[tuple[int, str]]) -> _Entity:
     kind = tags[0][1]
     if kind in OWN_KINDS:
         return _parse_own(kind, tags)
@@ -181,7 +211,7 @@ def _parse(tags: list[DXFTag]) -> _Entity:
                    common.get("linetype"), tags)
 
 
-def _parse_own(kind: str, tags: list[DXFTag]) -> _Entity:
+def _parse_own(kind: str, tags: list[tuple[int, str]]) -> _Entity:
     """Common attributes and the geometry of a LINE, CIRCLE, ARC or LWPOLYLINE from its tags.
 
     Subclass markers, when present, must be the usual ones in their order, the common
@@ -371,7 +401,7 @@ _FLATTEN: dict[str, Callable[[Walker, tuple], None]] = {
 
 def _loaded_entity(walker: Walker, doc: Drawing, auditor: Auditor, entity: _Entity) -> None:
     """Load one SPLINE, ELLIPSE, TEXT or MTEXT with ezdxf, audit it and flatten it as the document path does."""
-    graphic = factory.load(ExtendedTags(tag_compiler(iter(entity.values))), doc)
+    graphic = factory.load(ExtendedTags(tag_compiler(iter([DXFTag(c, v) for c, v in entity.values]))), doc)
     if graphic.xdata or getattr(graphic, "has_columns", False):
         raise Unsupported("extended data or MTEXT columns")
     graphic.audit(auditor)

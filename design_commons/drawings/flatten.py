@@ -192,21 +192,26 @@ class Walker:
         if len(path) == 0:
             self.shapes.degenerate[kind] += 1
             return
-        points = self._flatten(path)
-        if points is None:
+        flat = self._flatten(path)
+        if flat is None:
             self.shapes.degenerate[kind] += 1
             return
+        points, largest = flat
         # np.allclose(first, last, rtol=0, atol) in plain floats: numpy costs more per call
         # than the comparison itself, and this runs once per curve.
-        atol = 1e-9 * max(1.0, float(np.abs(points).max()))
-        (x0, y0), (x1, y1) = points[0].tolist(), points[-1].tolist()
+        atol = 1e-9 * max(1.0, largest)
+        (x0, y0), (x1, y1) = points[0], points[-1]
         if len(points) > 2 and abs(x0 - x1) <= atol and abs(y0 - y1) <= atol:
-            self.shapes.loops.append(points[:-1])
+            self.shapes.loops.append(np.array(points[:-1], dtype=float))
         else:
-            self.shapes.paths.append(points)
+            self.shapes.paths.append(np.array(points, dtype=float))
 
-    def _flatten(self, path: Path) -> np.ndarray | None:
-        # Plain floats for the few control vertices: per-call numpy overhead dominated here.
+    def _flatten(self, path: Path) -> tuple[list[tuple[float, float]], float] | None:
+        """The path's points in mm, repeated vertices dropped, and the largest absolute coordinate.
+
+        Plain floats throughout: a curve has a few dozen points, and numpy's per-call overhead
+        cost more than the arithmetic.
+        """
         control = path.control_vertices()
         xs = [v.x for v in control]
         ys = [v.y for v in control]
@@ -215,18 +220,25 @@ class Walker:
             return None
         if any(abs(z) > _Z_TOL for z in zs):
             self.shapes.projected += 1
-        size_mm = max(max(xs) - min(xs), max(ys) - min(ys)) * self.scale
+        scale = self.scale
+        size_mm = max(max(xs) - min(xs), max(ys) - min(ys)) * scale
         if size_mm <= 0:
             return None
-        distance = max(CHORD_MM, size_mm * CHORD_REL) / self.scale
-        points = np.array([(v.x, v.y) for v in path.flattening(distance, segments=8)], dtype=float)
-        keep = np.ones(len(points), dtype=bool)
-        keep[1:] = np.any(np.diff(points, axis=0) != 0, axis=1)  # drop repeated vertices
-        points = points[keep] * self.scale
+        distance = max(CHORD_MM, size_mm * CHORD_REL) / scale
+        points: list[tuple[float, float]] = []
+        largest = 0.0
+        px = py = None
+        for vertex in path.flattening(distance, segments=8):
+            x, y = vertex.x, vertex.y
+            if x != px or y != py:  # drop a vertex repeating the one before
+                px, py = x, y
+                x, y = x * scale, y * scale
+                points.append((x, y))
+                largest = max(largest, abs(x), abs(y))
         if len(points) < 2:
             return None
         self._budget(len(points))
-        return points
+        return points, largest
 
     def _text(self, entity: DXFEntity, kind: str) -> None:
         item = _text_item(entity, kind, self.scale)
