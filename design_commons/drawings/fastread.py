@@ -4,10 +4,10 @@ ezdxf builds an object for every entity (tags compiled, grouped into subclasses,
 database), which costs as much as the whole validation may. Here ezdxf's low-level tagger
 (:func:`ezdxf.lldxf.tagger.ascii_tags_loader`) reads the file once: the model-space entities of
 the ENTITIES section are taken aside as they stream past, and ezdxf loads everything else (header,
-tables, blocks, objects: small) into a document as usual, which is then audited. LINE, CIRCLE, ARC
-and LWPOLYLINE are read from their group codes and flattened by the same ezdxf path functions as
-the document path (so the geometry is the same, number for number); SPLINE, ELLIPSE, TEXT and MTEXT
-are few, and loaded one by one with ezdxf's own entity loader and auditor.
+tables, blocks, objects: small) into a document as usual, which is then audited. LINE, CIRCLE, ARC,
+LWPOLYLINE and SPLINE are read from their group codes and flattened by the same ezdxf path functions as
+the document path (so the geometry is the same, number for number); ELLIPSE, TEXT and MTEXT are
+few, and loaded one by one with ezdxf's own entity loader and auditor.
 
 Whatever this reader does not understand ends it: an INSERT, any other entity type, paper-space
 entities in ENTITIES, extended data, reactors, an attribute outside the few listed, a value the
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,20 @@ from ezdxf.lldxf import const, validator
 from ezdxf.lldxf.extendedtags import ExtendedTags
 from ezdxf.lldxf.tagger import tag_compiler
 from ezdxf.lldxf.types import DXFTag
-from ezdxf.math import OCS, ConstructionEllipse, Vec3
+from ezdxf.math import (
+    NULLVEC,
+    OCS,
+    BSpline,
+    ConstructionEllipse,
+    Vec3,
+    fit_points_to_cad_cv,
+    required_control_points,
+    required_fit_points,
+    required_knot_values,
+    round_knots,
+)
 from ezdxf.path import Path
-from ezdxf.path.tools import add_2d_polyline, add_ellipse
+from ezdxf.path.tools import add_2d_polyline, add_ellipse, add_spline
 
 from design_commons.drawings.blocks import MAX_BLOCK_DEPTH
 from design_commons.drawings.drawing_units import DrawingUnits, resolve_units
@@ -41,15 +52,16 @@ from design_commons.drawings.reading import BINARY_SENTINEL, LoadedDrawing, _loa
 from design_commons.limits import Limits
 
 #: Read from their group codes here.
-OWN_KINDS = frozenset({"LINE", "CIRCLE", "ARC", "LWPOLYLINE"})
+OWN_KINDS = frozenset({"LINE", "CIRCLE", "ARC", "LWPOLYLINE", "SPLINE"})
 #: Loaded one by one with ezdxf's entity loader, and audited by it.
-LOADED_KINDS = frozenset({"SPLINE", "ELLIPSE", "TEXT", "MTEXT"})
+LOADED_KINDS = frozenset({"ELLIPSE", "TEXT", "MTEXT"})
 
 _SUBCLASSES = {
     "LINE": ("AcDbEntity", "AcDbLine"),
     "CIRCLE": ("AcDbEntity", "AcDbCircle"),
     "ARC": ("AcDbEntity", "AcDbCircle", "AcDbArc"),
     "LWPOLYLINE": ("AcDbEntity", "AcDbPolyline"),
+    "SPLINE": ("AcDbEntity", "AcDbSpline"),
 }
 # Group codes every graphic entity may carry here (all others end the fast read).
 _COMMON_STR = {5: "handle", 330: "owner", 8: "layer", 6: "linetype"}
@@ -218,8 +230,9 @@ def _parse_own(kind: str, tags: list[tuple[int, str]]) -> _Entity:
     attributes before the entity's own subclass.
     """
     common: dict[str, Any] = {}
-    own: dict[int, float] = {}
+    own: dict[int, Any] = {}
     vertices: list[list[float]] = []
+    lists: dict[int, list] = {10: [], 11: [], 40: [], 41: []}  # a SPLINE's points, knots and weights
     markers = _SUBCLASSES[kind]
     marker_count = 0
     in_own = False  # past the entity's own subclass marker
@@ -248,7 +261,7 @@ def _parse_own(kind: str, tags: list[tuple[int, str]]) -> _Entity:
             continue
         if marker_count and not in_own:
             raise Unsupported(f"group code {code} before the {kind} subclass")
-        if code in (10, 11, 210):
+        if code in (10, 11, 210) or (kind == "SPLINE" and code in (12, 13)):
             if i >= n or tags[i][0] != code + 10:
                 raise Unsupported("a point without its y")
             point = [float(value), float(tags[i][1])]
@@ -261,9 +274,15 @@ def _parse_own(kind: str, tags: list[tuple[int, str]]) -> _Entity:
             if kind == "LWPOLYLINE" and code == 10:
                 vertices.append([point[0], point[1], 0.0])
                 continue
+            if kind == "SPLINE" and code in (10, 11):
+                lists[code].append(point)
+                continue
             if code in own:
                 raise Unsupported("a point twice")
             own[code] = point  # type: ignore[assignment]
+            continue
+        if kind == "SPLINE" and code in (40, 41):
+            lists[code].append(float(value))
             continue
         if kind == "LWPOLYLINE" and code in (40, 41, 42, 91):
             if not vertices:
@@ -274,14 +293,14 @@ def _parse_own(kind: str, tags: list[tuple[int, str]]) -> _Entity:
             continue
         if code not in _OWN_CODES[kind] or code in own:
             raise Unsupported(f"group code {code} in {kind}")
-        own[code] = int(value) if code in (70, 90) else float(value)
+        own[code] = int(value) if code in _INT_CODES else float(value)
     if marker_count not in (0, len(markers)):
         raise Unsupported(f"{kind} without all its subclasses")
     _check_common(common)
     extrusion = own.get(210)
     if extrusion is not None and tuple(extrusion) != (0.0, 0.0, 1.0):  # type: ignore[arg-type]
         raise Unsupported("an extrusion other than +Z")
-    values = _values(kind, own, vertices)
+    values = _spline_values(own, lists) if kind == "SPLINE" else _values(kind, own, vertices)
     return _Entity(kind, common.get("handle"), common.get("owner"), common.get("layer", "0"),
                    common.get("linetype"), values)
 
@@ -291,7 +310,29 @@ _OWN_CODES = {
     "CIRCLE": {39, 40},
     "ARC": {39, 40, 50, 51},
     "LWPOLYLINE": {90, 70, 43, 38, 39},
+    "SPLINE": {70, 71, 72, 73, 74, 42, 43, 44},
 }
+_INT_CODES = {70, 71, 72, 73, 74, 90}
+
+
+def _spline_values(own: dict[int, Any], lists: dict[int, list]) -> tuple:
+    """A SPLINE as ezdxf's ``Spline.construction_tool`` sees it; refused where its auditor would act."""
+    degree = own.get(71, 3)
+    control, fit, knots, weights = lists[10], lists[11], lists[40], lists[41]
+    order = degree + 1
+    if degree < 1 or not (control or fit):
+        raise Unsupported("a SPLINE the auditor removes")
+    if control:
+        if (len(control) < required_control_points(order)
+                or len(knots) < required_knot_values(len(control), order)
+                or (weights and len(weights) != len(control))):
+            raise Unsupported("a SPLINE the auditor removes")
+    elif len(fit) < required_fit_points(order, tangents=True):
+        raise Unsupported("a SPLINE the auditor removes")
+    # ezdxf ignores tangents of (0, 0, 0) when loading
+    tangents = [Vec3(own[code]) for code in (12, 13) if code in own and not NULLVEC.isclose(Vec3(own[code]))]
+    return (degree, [Vec3(p) for p in control], [Vec3(p) for p in fit], knots, weights,
+            own.get(42, 1e-10), tangents if len(tangents) == 2 else None)
 
 
 def _values(kind: str, own: dict[int, Any], vertices: list[list[float]]) -> tuple:
@@ -394,8 +435,24 @@ def _lwpolyline(walker: Walker, values: tuple) -> None:
     walker.path("LWPOLYLINE", path)
 
 
+def _spline(walker: Walker, values: tuple) -> None:
+    degree, control, fit, knots, weights, knot_tolerance, tangents = values
+    if len(control) < 2 and len(fit) < 2:
+        walker.shapes.degenerate["SPLINE"] += 1
+        return
+    if control:  # as ezdxf's Spline.construction_tool
+        spline = BSpline(control_points=control, order=degree + 1,
+                         knots=round_knots(knots, knot_tolerance) if knots else None,
+                         weights=weights or None)
+    else:
+        spline = fit_points_to_cad_cv(fit, tangents=tangents)
+    path = Path()
+    add_spline(path, spline, level=4, reset=True)
+    walker.path("SPLINE", path)
+
+
 _FLATTEN: dict[str, Callable[[Walker, tuple], None]] = {
-    "LINE": _line, "CIRCLE": _circle, "ARC": _arc, "LWPOLYLINE": _lwpolyline,
+    "LINE": _line, "CIRCLE": _circle, "ARC": _arc, "LWPOLYLINE": _lwpolyline, "SPLINE": _spline,
 }
 
 
