@@ -14,7 +14,7 @@ import ezdxf
 import numpy as np
 from ezdxf import units
 
-from design_commons.drawings.contours import Contour
+from design_commons.drawings.contours import Contour, Packed
 from design_commons.drawings.flatten import TextItem
 
 CUT_LAYER = "CUT"
@@ -63,7 +63,8 @@ def _head(kind: str, handle: str, owner: str, subclass: str) -> str:
 
 
 def _lwpolyline(contour: Contour, handle: str, owner: str) -> str:
-    coords = "".join(f" 10\n{x!r}\n 20\n{y!r}\n" for x, y in contour.points.tolist())
+    numbers = list(map(repr, contour.points.ravel().tolist()))  # shortest round-trip decimals
+    coords = (" 10\n%s\n 20\n%s\n" * len(contour.points)) % tuple(numbers)
     flags = 1 if contour.closed else 0
     return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(contour.points)}\n 70\n{flags}\n{coords}"
 
@@ -97,29 +98,65 @@ def _add_text(msp: ezdxf.layouts.Modelspace, item: TextItem) -> None:
         text.dxf.align_point = item.align_point
 
 
-def preview_segments(contours: list[Contour], circles: list[tuple[float, float, float]]) -> np.ndarray:
-    """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS."""
-    total = sum(len(c.points) for c in contours) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
+def preview_segments(packed: Packed, circles: list[tuple[float, float, float]]) -> np.ndarray:
+    """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS.
+
+    Past the limit every contour keeps every ``stride``-th point and its last one; each circle
+    is a polygon of 64 sides (fewer, by the stride). Built with index arithmetic over all
+    contours at once.
+    """
+    total = int(packed.sizes.sum()) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
     stride = max(1, math.ceil(total / MAX_PREVIEW_SEGMENTS))
     pieces: list[np.ndarray] = []
-    for contour in contours:
-        points = contour.points
-        if stride > 1 and len(points) > 2:
-            points = np.vstack([points[::stride], points[-1:]])
-        if contour.closed:
-            points = np.vstack([points, points[:1]])
-        pieces.append(np.stack([points[:-1], points[1:]], axis=1))
+    if len(packed.sizes):
+        order = _preview_order(packed, stride)
+        points = packed.points
+        pieces.append(np.stack([points[order[:-1]], points[order[1:]]], axis=1)[_inside(packed, order, stride)])
     if circles:
         steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
         angle = np.linspace(0.0, 2.0 * math.pi, steps + 1)
         ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-        for cx, cy, r in circles:
-            points = ring * r + (cx, cy)
-            pieces.append(np.stack([points[:-1], points[1:]], axis=1))
+        values = np.array(circles, dtype=float)
+        rings = ring[None, :, :] * values[:, 2, None, None] + values[:, None, :2]
+        pieces.append(np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2))
     if not pieces:
         return np.zeros((0, 2, 2), dtype=np.float32)
     segments = np.concatenate(pieces).astype(np.float32)
     return segments[:MAX_PREVIEW_SEGMENTS]
+
+
+def _preview_counts(packed: Packed, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per contour: points kept by the stride, whether its last point is added again, and its size in the preview."""
+    sizes = packed.sizes
+    thin = (sizes > 2) & (stride > 1)
+    kept = np.where(thin, (sizes + stride - 1) // stride, sizes)
+    return kept, thin, kept + thin + packed.closed
+
+
+def _preview_order(packed: Packed, stride: int) -> np.ndarray:
+    """Point indices of the preview's polylines, contour after contour: every ``stride``-th point
+    and the last (contours of more than 2 points, when thinned), then the first again when closed."""
+    kept, thin, length = _preview_counts(packed, stride)
+    offsets = np.cumsum(length) - length
+    order = np.empty(int(length.sum()), dtype=np.int64)
+    owner = np.repeat(np.arange(len(kept)), kept)
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(kept) - kept, kept)
+    step = np.where(thin, stride, 1)[owner]
+    order[offsets[owner] + rank] = packed.starts[owner] + rank * step
+    last = packed.starts + packed.sizes - 1
+    order[(offsets + kept)[thin]] = last[thin]
+    order[(offsets + kept + thin)[packed.closed]] = packed.starts[packed.closed]
+    return order
+
+
+def _inside(packed: Packed, order: np.ndarray, stride: int) -> np.ndarray:
+    """Which consecutive pairs of ``order`` lie within one contour."""
+    _, _, length = _preview_counts(packed, stride)
+    inside = np.ones(max(len(order) - 1, 0), dtype=bool)
+    ends = np.cumsum(length) - 1
+    ends = ends[(length > 0) & (ends < len(inside))]
+    inside[ends] = False
+    return inside
 
 
 def text_boxes(texts: list[TextItem]) -> np.ndarray:

@@ -10,7 +10,7 @@ from ezdxf.document import Drawing
 from design_commons.drawings import findings
 from design_commons.drawings.blocks import MAX_BLOCK_DEPTH, expanded_entity_count
 from design_commons.drawings.canonical import preview_segments, text_boxes, write_canonical
-from design_commons.drawings.contours import Contour, chain_paths, join_tolerance
+from design_commons.drawings.contours import Contour, chain_paths, contour_lengths, join_tolerance, pack
 from design_commons.drawings.drawing_units import resolve_units
 from design_commons.drawings.fastread import ReadDrawing, read_fast
 from design_commons.drawings.flatten import Shapes, flatten_modelspace
@@ -49,7 +49,8 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     tol = join_tolerance(float(np.hypot(*extents)) if extents is not None else 0.0)
     chained = chain_paths(shapes.paths, tol)
     contours = [Contour(points, True) for points in shapes.loops] + chained.contours
-    cut_length = sum(c.length for c in contours) + sum(2.0 * math.pi * r for _, _, r in shapes.circles)
+    packed = pack(contours)
+    cut_length = sum(contour_lengths(packed)) + sum(2.0 * math.pi * r for _, _, r in shapes.circles)
     paperspace = _paperspace(doc)
 
     report = Report()
@@ -103,7 +104,7 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
         w, h = engraved
         validation.requirements.update({"bbox_mm": [w, h, 0.0], "sheet_mm": [w, h], "cut_length_mm": 0.0})
     if shapes.has_cut:
-        validation.preview = preview_segments(contours, shapes.circles)
+        validation.preview = preview_segments(packed, shapes.circles)
     elif engraving:
         validation.preview = text_boxes(shapes.texts)
     if not failed:
@@ -128,7 +129,8 @@ def _bounds(shapes: Shapes) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Lower-left and upper-right corners ``(2,)`` in mm of the cut geometry, or (None, None)."""
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
-    for points in (*shapes.paths, *shapes.loops):
+    if shapes.paths or shapes.loops:
+        points = np.concatenate([*shapes.paths, *shapes.loops])
         lows.append(points.min(axis=0))
         highs.append(points.max(axis=0))
     if shapes.circles:
