@@ -14,7 +14,7 @@ import ezdxf
 import numpy as np
 from ezdxf import units
 
-from design_commons.drawings.contours import Contour, Packed
+from design_commons.drawings.contours import Packed
 from design_commons.drawings.flatten import TextItem
 
 CUT_LAYER = "CUT"
@@ -25,7 +25,7 @@ _CIRCLE_PREVIEW_SEGMENTS = 64
 
 
 def write_canonical(
-    contours: list[Contour],
+    packed: Packed,
     circles: list[tuple[float, float, float]],
     texts: list[TextItem],
 ) -> bytes:
@@ -34,6 +34,7 @@ def write_canonical(
     ezdxf builds and writes the document (header, tables, texts); the cut entities, which may
     number hundreds of thousands, are written as DXF text straight into its ENTITIES section
     with handles reserved from the document, which is many times faster than entity objects.
+    They are written one by one into the output buffer, so the file is held once.
     """
     doc = ezdxf.new("R2010", setup=False)
     doc.units = units.MM
@@ -45,28 +46,35 @@ def write_canonical(
     for item in texts:
         _add_text(msp, item)
     first = int(doc.entitydb.handles.next(), 16)
-    doc.entitydb.handles.reset(f"{first + len(contours) + len(circles):X}")  # $HANDSEED past ours
+    doc.entitydb.handles.reset(f"{first + len(packed.sizes) + len(circles):X}")  # $HANDSEED past ours
     owner = msp.layout_key
     handles = (f"{h:X}" for h in itertools.count(first))
-    chunks = [_lwpolyline(c, next(handles), owner) for c in contours]
-    chunks += [_circle(circle, next(handles), owner) for circle in circles]
     stream = io.StringIO()
     doc.write(stream)
     text = stream.getvalue()
     section = text.index("\n  2\nENTITIES\n")
     end = text.index("  0\nENDSEC\n", section)
-    return (text[:end] + "".join(chunks) + text[end:]).encode("utf-8")
+    out = io.BytesIO()
+    out.write(text[:end].encode("utf-8"))
+    points = packed.points
+    for start, size, closed in zip(packed.starts.tolist(), packed.sizes.tolist(), packed.closed.tolist(),
+                                   strict=True):
+        out.write(_lwpolyline(points[start:start + size], closed, next(handles), owner).encode("ascii"))
+    for circle in circles:
+        out.write(_circle(circle, next(handles), owner).encode("ascii"))
+    out.write(text[end:].encode("utf-8"))
+    return out.getvalue()
 
 
 def _head(kind: str, handle: str, owner: str, subclass: str) -> str:
     return f"  0\n{kind}\n  5\n{handle}\n330\n{owner}\n100\nAcDbEntity\n  8\n{CUT_LAYER}\n100\n{subclass}\n"
 
 
-def _lwpolyline(contour: Contour, handle: str, owner: str) -> str:
-    numbers = list(map(repr, contour.points.ravel().tolist()))  # shortest round-trip decimals
-    coords = (" 10\n%s\n 20\n%s\n" * len(contour.points)) % tuple(numbers)
-    flags = 1 if contour.closed else 0
-    return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(contour.points)}\n 70\n{flags}\n{coords}"
+def _lwpolyline(points: np.ndarray, closed: bool, handle: str, owner: str) -> str:
+    numbers = list(map(repr, points.ravel().tolist()))  # shortest round-trip decimals
+    coords = (" 10\n%s\n 20\n%s\n" * len(points)) % tuple(numbers)
+    flags = 1 if closed else 0
+    return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(points)}\n 70\n{flags}\n{coords}"
 
 
 def _circle(circle: tuple[float, float, float], handle: str, owner: str) -> str:
@@ -108,20 +116,21 @@ def preview_segments(packed: Packed, circles: list[tuple[float, float, float]]) 
     total = int(packed.sizes.sum()) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
     stride = max(1, math.ceil(total / MAX_PREVIEW_SEGMENTS))
     pieces: list[np.ndarray] = []
-    if len(packed.sizes):
-        order = _preview_order(packed, stride)
-        points = packed.points
-        pieces.append(np.stack([points[order[:-1]], points[order[1:]]], axis=1)[_inside(packed, order, stride)])
+    for block in packed.blocks():
+        order = _preview_order(block, stride)
+        inside = _inside(block, order, stride)
+        points = block.points.astype(np.float32)  # as casting the float64 segments afterwards
+        pieces.append(np.stack([points[order[:-1][inside]], points[order[1:][inside]]], axis=1))
     if circles:
         steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
         angle = np.linspace(0.0, 2.0 * math.pi, steps + 1)
         ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
         values = np.array(circles, dtype=float)
         rings = ring[None, :, :] * values[:, 2, None, None] + values[:, None, :2]
-        pieces.append(np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2))
+        pieces.append(np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2).astype(np.float32))
     if not pieces:
         return np.zeros((0, 2, 2), dtype=np.float32)
-    segments = np.concatenate(pieces).astype(np.float32)
+    segments = np.concatenate(pieces).astype(np.float32, copy=False)
     return segments[:MAX_PREVIEW_SEGMENTS]
 
 

@@ -12,6 +12,7 @@ open, but not dangling.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +61,20 @@ class Packed:
         return np.flatnonzero(valid), after[valid], counts
 
 
+    def blocks(self, points: int = 1 << 16) -> Iterator[Packed]:
+        """The contours in runs of about ``points`` points (a contour is never split), as views:
+        arithmetic over all points at once needs several times their memory."""
+        ends = np.cumsum(self.sizes)
+        first = 0
+        while first < len(self.sizes):
+            base = int(ends[first - 1]) if first else 0
+            last = max(int(np.searchsorted(ends, base + points, side="right")), first + 1)
+            stop = int(ends[last - 1])
+            yield Packed(self.points[base:stop], self.starts[first:last] - base, self.sizes[first:last],
+                         self.closed[first:last])
+            first = last
+
+
 def pack(contours: list[Contour]) -> Packed:
     """The points of ``contours`` in one array, with where each contour starts."""
     sizes = np.fromiter((len(c.points) for c in contours), dtype=np.int64, count=len(contours))
@@ -70,6 +85,13 @@ def pack(contours: list[Contour]) -> Packed:
 
 def contour_lengths(packed: Packed) -> list[float]:
     """Each contour's :attr:`Contour.length`, to the last bit (numpy sums each contour's segments)."""
+    lengths: list[float] = []
+    for block in packed.blocks():
+        lengths += _lengths(block)
+    return lengths
+
+
+def _lengths(packed: Packed) -> list[float]:
     a, b, counts = packed.segments()
     delta = packed.points[b] - packed.points[a]
     lengths = np.sqrt((delta * delta).sum(axis=1))  # as np.linalg.norm(..., axis=1)

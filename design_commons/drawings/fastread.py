@@ -46,15 +46,15 @@ from ezdxf.path import Path
 from ezdxf.path.tools import add_2d_polyline, add_ellipse, add_spline
 
 from design_commons.drawings.blocks import MAX_BLOCK_DEPTH
-from design_commons.drawings.drawing_units import DrawingUnits, resolve_units
+from design_commons.drawings.drawing_units import DrawingUnits, resolve_units, units_from
 from design_commons.drawings.flatten import Shapes, Walker
-from design_commons.drawings.reading import BINARY_SENTINEL, LoadedDrawing, _loaded
+from design_commons.drawings.reading import BINARY_SENTINEL, LoadedDrawing, _loaded, header_declares
 from design_commons.limits import Limits
 
 #: Read from their group codes here.
 OWN_KINDS = frozenset({"LINE", "CIRCLE", "ARC", "LWPOLYLINE", "SPLINE"})
-#: Loaded one by one with ezdxf's entity loader, and audited by it.
-LOADED_KINDS = frozenset({"ELLIPSE", "TEXT", "MTEXT"})
+#: Loaded once the document is read, one by one with ezdxf's entity loader, and audited by it.
+LOADED_KINDS = frozenset({"TEXT", "MTEXT"})
 
 _SUBCLASSES = {
     "LINE": ("AcDbEntity", "AcDbLine"),
@@ -70,7 +70,7 @@ _COMMON_FLOAT = {48: "ltscale"}
 # Codes that tie an entity to others (reactors, extension dictionaries, extended data).
 _LINKS = (102, 360)
 _Z_AXIS = Vec3(0.0, 0.0, 1.0)
-_CHUNK = 1 << 20  # characters read at a time
+_CHUNK = 1 << 16  # characters read at a time
 _FLAT = OCS(_Z_AXIS)
 
 
@@ -88,16 +88,16 @@ class ReadDrawing:
     units: DrawingUnits
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entity:
-    """One model-space entity: common attributes, and its own values in file order."""
+    """One model-space entity: common attributes, and its own values."""
 
     kind: str
     handle: str | None
     owner: str | None
     layer: str
     linetype: str | None
-    values: Any  # a tuple of floats for OWN_KINDS, the raw tags for LOADED_KINDS
+    values: Any  # a tuple for OWN_KINDS, the raw tags for LOADED_KINDS
 
 
 def read_fast(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
@@ -105,55 +105,133 @@ def read_fast(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | No
     if data.startswith(BINARY_SENTINEL):
         return None
     try:
-        return _read(data, stated_unit, limits)
+        return _OnePass(data, stated_unit, limits).read()
     except Exception:  # noqa: BLE001 - anything unexpected is the document path's to judge
         return None
 
 
-def _read(data: bytes, stated_unit: str, limits: Limits) -> ReadDrawing | None:
-    from ezdxf.lldxf.validator import dxf_info
+class _OnePass:
+    """Flattens each model-space entity as it streams past; what needs the document waits for it.
 
-    sniff = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="ignore")
-    encoding = dxf_info(sniff).encoding
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="surrogateescape")
-    entities: list[_Entity] = []
+    The HEADER comes first in a DXF, so the unit is known (from the header variables seen on
+    the way) before the first entity; it is checked against ezdxf's reading of the header at
+    the end. Of each entity only what the end checks need is kept: its owner, layer and
+    linetype among the few distinct ones, its handle in a set; texts wait for the document
+    (their extents need its text styles).
+    """
 
-    def take(tags: list[tuple[int, str]]) -> None:
-        if len(entities) >= limits.max_entities:
+    def __init__(self, data: bytes, stated_unit: str, limits: Limits) -> None:
+        self.data = data
+        self.stated_unit = stated_unit
+        self.limits = limits
+        self.header: dict[str, str] = {}  # the header variables units need, as written
+        self.walker: Walker | None = None
+        self.units: DrawingUnits | None = None
+        self.count = 0
+        self.handles: set[int] = set()
+        self.owners: set[str | None] = set()
+        self.layers: set[str] = set()
+        self.linetypes: set[str] = set()
+        self.texts: list[_Entity] = []
+
+    def read(self) -> ReadDrawing | None:
+        from ezdxf.lldxf.validator import dxf_info
+
+        data = self.data
+        sniff = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="ignore")
+        encoding = dxf_info(sniff).encoding
+        stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="surrogateescape")
+        doc = Drawing.load(_divert(stream, self))
+        walker = self.walker or self.begin()
+        units = resolve_units(doc, data, self.stated_unit)
+        if units != self.units:
+            raise Unsupported("the header read on the way differs from ezdxf's")
+        self._check_links(doc)
+        loaded = _loaded(doc, binary=False, recovered=False)
+        loaded.audit()
+        if loaded.fixes or loaded.errors:
+            return None
+        auditor = Auditor(doc)
+        for entity in self.texts:
+            _loaded_entity(walker, doc, auditor, entity)
+        return ReadDrawing(loaded, walker.shapes, self.count, units)
+
+    def header_variable(self, name: str, value: str) -> None:
+        if name in _HEADER_NAMES:
+            if name in self.header:
+                raise Unsupported(f"{name} twice")
+            self.header[name] = value
+
+    def begin(self) -> Walker:
+        """The ENTITIES section starts: the header is read."""
+        if self.walker is not None:
+            raise Unsupported("a second ENTITIES section")
+        insunits, measurement = (self._header_int(name) for name in _HEADER_NAMES)
+        self.units = units_from(insunits, measurement, self.stated_unit)
+        self.walker = Walker(self.units.mm_per_unit, MAX_BLOCK_DEPTH)
+        return self.walker
+
+    def _header_int(self, name: str) -> int | None:
+        if not header_declares(self.data, name):
+            return None
+        value = self.header.get(name)
+        return None if value is None else int(value)
+
+    def take(self, tags: list[tuple[int, str]]) -> None:
+        """One entity of the ENTITIES section, as (code, value) pairs."""
+        self.count += 1
+        if self.count > self.limits.max_entities:
             raise Unsupported("too many entities: the document path says how many")
-        entities.append(_parse(tags))
-
-    doc = Drawing.load(_divert(stream, take))
-    msp = doc.modelspace()
-    _check_links(doc, msp.layout_key, entities)
-    loaded = _loaded(doc, binary=False, recovered=False)
-    loaded.audit()
-    if loaded.fixes or loaded.errors:
-        return None
-    units = resolve_units(doc, data, stated_unit)
-    walker = Walker(units.mm_per_unit, MAX_BLOCK_DEPTH)
-    shapes = walker.shapes
-    for entity in entities:
+        entity = _parse(tags)
+        if entity.handle is not None:
+            handle = int(entity.handle, 16)
+            if handle in self.handles:
+                raise Unsupported("a handle used twice")
+            self.handles.add(handle)
+        self.owners.add(entity.owner)
+        self.layers.add(entity.layer)
+        if entity.linetype is not None:
+            self.linetypes.add(entity.linetype)
+        walker = self.walker
+        assert walker is not None
+        shapes = walker.shapes
         shapes.counts[entity.kind] += 1
-    auditor = Auditor(doc)
-    for entity in entities:
         shapes.expanded += 1
         if entity.kind in OWN_KINDS:
             _FLATTEN[entity.kind](walker, entity.values)
         else:
-            _loaded_entity(walker, doc, auditor, entity)
-    return ReadDrawing(loaded, shapes, len(entities), units)
+            self.texts.append(entity)
+
+    def _check_links(self, doc: Drawing) -> None:
+        """Every entity in model space, under a valid layer and a known linetype, with its own handle."""
+        if not self.owners <= {None, doc.modelspace().layout_key}:
+            raise Unsupported("an entity outside model space")
+        for key in doc.entitydb.keys():
+            if int(key, 16) in self.handles:
+                raise Unsupported("a handle used twice")
+        if not all(validator.is_valid_layer_name(layer) for layer in self.layers):
+            raise Unsupported("invalid layer name")
+        for linetype in self.linetypes:
+            key = validator.make_table_key(linetype)
+            if key not in ("bylayer", "byblock") and key not in doc.linetypes:
+                raise Unsupported("undefined linetype")
 
 
-def _divert(stream: io.TextIOBase, take: Callable[[list[tuple[int, str]]], None]) -> Iterator[DXFTag]:
+_HEADER_NAMES = ("$INSUNITS", "$MEASUREMENT")
+
+
+def _divert(stream: io.TextIOBase, reader: _OnePass) -> Iterator[DXFTag]:
     """The file's tags, as ezdxf's ``ascii_tags_loader`` reads them, without the entities of the
-    ENTITIES section: each of those goes to ``take`` as a list of (code, value) pairs.
+    ENTITIES section: each of those goes to ``reader.take`` as a list of (code, value) pairs, and
+    the HEADER's variables to ``reader.header_variable`` on the way.
 
     Lines are split a chunk at a time (universal newlines, as the loader's ``readline``);
     comments (999) are skipped and nothing past ``0 / EOF`` is read.
     """
-    in_entities = False
+    take = reader.take
+    in_entities = in_header = False
     section_start = False
+    variable: str | None = None  # the header variable whose value comes next
     current: list[tuple[int, str]] | None = None
     pending: list[str] = []  # a code line whose value is in the next chunk
     rest: str | None = ""
@@ -193,20 +271,38 @@ def _divert(stream: io.TextIOBase, take: Callable[[list[tuple[int, str]]], None]
                 continue
             if code == 0:
                 section_start = value == "SECTION"
+                in_header = False
                 if value == "EOF":
                     yield DXFTag(0, value)
                     return
             elif code == 2 and section_start:
                 section_start = False
                 in_entities = value == "ENTITIES"
+                in_header = value == "HEADER"
+                if in_entities:
+                    reader.begin()
+            elif in_header:
+                if code == 9:
+                    variable = value
+                elif variable is not None:
+                    reader.header_variable(variable, value)
+                    variable = None
             yield DXFTag(code, value)
         pending = lines[i:]
     if in_entities:
         raise Unsupported("the ENTITIES section does not end")
 
 
+#: A LINE as ezdxf and AutoCAD write it when it has no attributes of its own.
+_PLAIN_LINE = (0, 5, 330, 100, 8, 100, 10, 20, 30, 11, 21, 31)
+
+
 def _parse(tags: list[tuple[int, str]]) -> _Entity:
     kind = tags[0][1]
+    if (kind == "LINE" and len(tags) == 12 and tuple(code for code, _ in tags) == _PLAIN_LINE
+            and tags[3][1] == "AcDbEntity" and tags[5][1] == "AcDbLine"):
+        # the commonest entity of all, in its commonest form: what _parse_own makes of it, directly
+        return _Entity(kind, tags[1][1], tags[2][1], tags[4][1], None, tuple(float(v) for _, v in tags[6:]))
     if kind in OWN_KINDS:
         return _parse_own(kind, tags)
     if kind not in LOADED_KINDS:
@@ -371,33 +467,6 @@ def _check_common(common: dict[str, Any]) -> None:
     weight = common.get("lineweight")
     if weight is not None and weight not in const.VALID_DXF_LINEWEIGHT_VALUES:
         raise Unsupported("lineweight")
-
-
-def _check_links(doc: Drawing, modelspace: str, entities: list[_Entity]) -> None:
-    """Every entity in model space, under a valid layer and a known linetype, with its own handle."""
-    seen: set[str] = set()
-    db = doc.entitydb
-    layers: dict[str, bool] = {}
-    linetypes: dict[str, bool] = {}
-    for entity in entities:
-        if entity.owner is not None and entity.owner != modelspace:
-            raise Unsupported("an entity outside model space")
-        if entity.handle is not None:
-            if entity.handle in seen or entity.handle in db:
-                raise Unsupported("a handle used twice")
-            seen.add(entity.handle)
-        ok = layers.get(entity.layer)
-        if ok is None:
-            ok = layers[entity.layer] = validator.is_valid_layer_name(entity.layer)
-        if not ok:
-            raise Unsupported("invalid layer name")
-        if entity.linetype is not None:
-            known = linetypes.get(entity.linetype)
-            if known is None:
-                key = validator.make_table_key(entity.linetype)
-                known = linetypes[entity.linetype] = key in ("bylayer", "byblock") or key in doc.linetypes
-            if not known:
-                raise Unsupported("undefined linetype")
 
 
 def _line(walker: Walker, values: tuple) -> None:

@@ -66,9 +66,18 @@ class Shapes:
     projected: int = 0  # 3D polylines and curves off the XY plane, projected
     vertices: int = 0
 
+    released: bool = False  # paths and loops were handed on (they held some)
+
     @property
     def has_cut(self) -> bool:
-        return bool(self.paths or self.loops or self.circles)
+        return bool(self.paths or self.loops or self.circles or self.released)
+
+    def release(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Hand on the paths and loops, and let go of them (``has_cut`` stays as it was)."""
+        paths, loops = self.paths, self.loops
+        self.released = bool(paths or loops or self.released)
+        self.paths, self.loops = [], []
+        return paths, loops
 
 
 def flatten_modelspace(msp: BaseLayout, mm_per_unit: float, max_depth: int) -> Shapes:

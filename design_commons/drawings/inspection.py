@@ -47,9 +47,12 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     lo, hi = _bounds(shapes)
     extents = hi - lo if lo is not None and hi is not None else None
     tol = join_tolerance(float(np.hypot(*extents)) if extents is not None else 0.0)
-    chained = chain_paths(shapes.paths, tol)
-    contours = [Contour(points, True) for points in shapes.loops] + chained.contours
-    packed = pack(contours)
+    paths, loops = shapes.release()  # from here on the contours hold the geometry
+    chained = chain_paths(paths, tol)
+    del paths
+    packed = pack([Contour(points, True) for points in loops] + chained.contours)
+    del loops
+    chained.contours = []  # packed holds them, once
     cut_length = sum(contour_lengths(packed)) + sum(2.0 * math.pi * r for _, _, r in shapes.circles)
     paperspace = _paperspace(doc)
 
@@ -64,7 +67,7 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     elif engraved is not None and findings.engraving_only(shapes, paperspace):
         findings.scale_issue(report, np.array(engraved), units)
 
-    closed = sum(1 for c in contours if c.closed) + len(shapes.circles)
+    closed = int(packed.closed.sum()) + len(shapes.circles)
     report.metrics.update({
         "dxf_version": loaded.version,
         "dxf_release": loaded.release,
@@ -108,7 +111,7 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     elif engraving:
         validation.preview = text_boxes(shapes.texts)
     if not failed:
-        validation.canonical = write_canonical(contours, shapes.circles, shapes.texts)
+        validation.canonical = write_canonical(packed, shapes.circles, shapes.texts)
         validation.canonical_ext = "dxf"
     return validation
 
