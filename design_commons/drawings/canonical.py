@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from collections.abc import Iterator
 
 import ezdxf
 import numpy as np
@@ -25,16 +26,18 @@ _CIRCLE_PREVIEW_SEGMENTS = 64
 
 
 def write_canonical(
-    packed: Packed,
+    blocks: list[Packed],
     circles: list[tuple[float, float, float]],
     texts: list[TextItem],
+    consume: bool = False,
 ) -> bytes:
     """A DXF R2010 document (UTF-8 bytes) in mm with the given cut geometry and texts.
 
     ezdxf builds and writes the document (header, tables, texts); the cut entities, which may
     number hundreds of thousands, are written as DXF text straight into its ENTITIES section
     with handles reserved from the document, which is many times faster than entity objects.
-    They are written one by one into the output buffer, so the file is held once.
+    They are written one by one into the output buffer, so the file is held once; with
+    ``consume`` each block of contours is let go of (removed from ``blocks``) once written.
     """
     doc = ezdxf.new("R2010", setup=False)
     doc.units = units.MM
@@ -46,7 +49,8 @@ def write_canonical(
     for item in texts:
         _add_text(msp, item)
     first = int(doc.entitydb.handles.next(), 16)
-    doc.entitydb.handles.reset(f"{first + len(packed.sizes) + len(circles):X}")  # $HANDSEED past ours
+    contours = sum(len(block.sizes) for block in blocks)
+    doc.entitydb.handles.reset(f"{first + contours + len(circles):X}")  # $HANDSEED past ours
     owner = msp.layout_key
     handles = (f"{h:X}" for h in itertools.count(first))
     stream = io.StringIO()
@@ -56,14 +60,20 @@ def write_canonical(
     end = text.index("  0\nENDSEC\n", section)
     out = io.BytesIO()
     out.write(text[:end].encode("utf-8"))
-    points = packed.points
-    for start, size, closed in zip(packed.starts.tolist(), packed.sizes.tolist(), packed.closed.tolist(),
-                                   strict=True):
-        out.write(_lwpolyline(points[start:start + size], closed, next(handles), owner).encode("ascii"))
+    for block in (_taken(blocks) if consume else blocks):
+        points = block.points
+        for start, size, closed in zip(block.starts.tolist(), block.sizes.tolist(), block.closed.tolist(),
+                                       strict=True):
+            out.write(_lwpolyline(points[start:start + size], closed, next(handles), owner).encode("ascii"))
     for circle in circles:
         out.write(_circle(circle, next(handles), owner).encode("ascii"))
     out.write(text[end:].encode("utf-8"))
     return out.getvalue()
+
+
+def _taken(blocks: list[Packed]) -> Iterator[Packed]:
+    while blocks:
+        yield blocks.pop(0)
 
 
 def _head(kind: str, handle: str, owner: str, subclass: str) -> str:
@@ -106,32 +116,43 @@ def _add_text(msp: ezdxf.layouts.Modelspace, item: TextItem) -> None:
         text.dxf.align_point = item.align_point
 
 
-def preview_segments(packed: Packed, circles: list[tuple[float, float, float]]) -> np.ndarray:
+def preview_segments(blocks: list[Packed], circles: list[tuple[float, float, float]]) -> np.ndarray:
     """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS.
 
     Past the limit every contour keeps every ``stride``-th point and its last one; each circle
-    is a polygon of 64 sides (fewer, by the stride). Built with index arithmetic over all
-    contours at once.
+    is a polygon of 64 sides (fewer, by the stride). Built with index arithmetic over a block of
+    contours at a time, into an array of the final size.
     """
-    total = int(packed.sizes.sum()) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
+    total = sum(int(block.sizes.sum()) for block in blocks) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
     stride = max(1, math.ceil(total / MAX_PREVIEW_SEGMENTS))
-    pieces: list[np.ndarray] = []
-    for block in packed.blocks():
+    steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
+    counts = [int(np.maximum(_preview_counts(block, stride)[2] - 1, 0).sum()) for block in blocks]
+    out = np.empty((min(sum(counts) + steps * len(circles), MAX_PREVIEW_SEGMENTS), 2, 2), dtype=np.float32)
+    filled = 0
+    for block, count in zip(blocks, counts, strict=True):
+        if filled == len(out):
+            break
         order = _preview_order(block, stride)
         inside = _inside(block, order, stride)
         points = block.points.astype(np.float32)  # as casting the float64 segments afterwards
-        pieces.append(np.stack([points[order[:-1][inside]], points[order[1:][inside]]], axis=1))
-    if circles:
-        steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
+        take = min(count, len(out) - filled)
+        out[filled:filled + take, 0] = points[order[:-1][inside][:take]]
+        out[filled:filled + take, 1] = points[order[1:][inside][:take]]
+        filled += take
+    if circles and filled < len(out):
         angle = np.linspace(0.0, 2.0 * math.pi, steps + 1)
         ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
         values = np.array(circles, dtype=float)
-        rings = ring[None, :, :] * values[:, 2, None, None] + values[:, None, :2]
-        pieces.append(np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2).astype(np.float32))
-    if not pieces:
-        return np.zeros((0, 2, 2), dtype=np.float32)
-    segments = np.concatenate(pieces).astype(np.float32, copy=False)
-    return segments[:MAX_PREVIEW_SEGMENTS]
+        for first in range(0, len(values), 4096):
+            chunk = values[first:first + 4096]
+            rings = ring[None, :, :] * chunk[:, 2, None, None] + chunk[:, None, :2]
+            segments = np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2)
+            take = min(len(segments), len(out) - filled)
+            out[filled:filled + take] = segments[:take]
+            filled += take
+            if filled == len(out):
+                break
+    return out
 
 
 def _preview_counts(packed: Packed, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,7 +12,6 @@ open, but not dangling.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,32 +60,44 @@ class Packed:
         return np.flatnonzero(valid), after[valid], counts
 
 
-    def blocks(self, points: int = 1 << 16) -> Iterator[Packed]:
-        """The contours in runs of about ``points`` points (a contour is never split), as views:
-        arithmetic over all points at once needs several times their memory."""
-        ends = np.cumsum(self.sizes)
-        first = 0
-        while first < len(self.sizes):
-            base = int(ends[first - 1]) if first else 0
-            last = max(int(np.searchsorted(ends, base + points, side="right")), first + 1)
-            stop = int(ends[last - 1])
-            yield Packed(self.points[base:stop], self.starts[first:last] - base, self.sizes[first:last],
-                         self.closed[first:last])
-            first = last
+#: Points per block of packed contours: arithmetic over a block needs several times its memory.
+BLOCK_POINTS = 1 << 14
 
 
-def pack(contours: list[Contour]) -> Packed:
-    """The points of ``contours`` in one array, with where each contour starts."""
+def pack(contours: list[Contour | None], consume: bool = False) -> list[Packed]:
+    """The contours end to end in blocks of about BLOCK_POINTS points (a contour is never split).
+
+    With ``consume``, each contour is let go of (its list slot set to None) once it is packed,
+    so the points are held about once, not twice.
+    """
+    blocks: list[Packed] = []
+    group: list[Contour] = []
+    held = 0
+    for i, contour in enumerate(contours):
+        assert contour is not None
+        group.append(contour)
+        held += len(contour.points)
+        if consume:
+            contours[i] = None
+        if held >= BLOCK_POINTS:
+            blocks.append(_block(group))
+            group, held = [], 0
+    if group or not blocks:
+        blocks.append(_block(group))
+    return blocks
+
+
+def _block(contours: list[Contour]) -> Packed:
     sizes = np.fromiter((len(c.points) for c in contours), dtype=np.int64, count=len(contours))
     points = np.concatenate([c.points for c in contours]) if contours else np.zeros((0, 2))
     closed = np.fromiter((c.closed for c in contours), dtype=bool, count=len(contours))
     return Packed(points, np.cumsum(sizes) - sizes, sizes, closed)
 
 
-def contour_lengths(packed: Packed) -> list[float]:
+def contour_lengths(blocks: list[Packed]) -> list[float]:
     """Each contour's :attr:`Contour.length`, to the last bit (numpy sums each contour's segments)."""
     lengths: list[float] = []
-    for block in packed.blocks():
+    for block in blocks:
         lengths += _lengths(block)
     return lengths
 
@@ -118,8 +129,11 @@ def join_tolerance(extent_mm: float) -> float:
     return max(min(JOIN_MM, 1e-3 * extent_mm), JOIN_REL * extent_mm, 1e-9)
 
 
-def chain_paths(paths: list[np.ndarray], tol: float) -> Chained:
+def chain_paths(paths: list[np.ndarray], tol: float, consume: bool = False) -> Chained:
     """Join ``paths`` (each ``(k, 2)`` mm, k >= 2) end to end into contours.
+
+    With ``consume``, each path is let go of (its slot in ``paths`` set to None) once it is
+    part of a contour, so the points are not held twice.
 
     Ends within ``tol`` mm are the same node. Returns closed contours for walks that come
     back to their start, open ones otherwise; every path is used exactly once. A loop stays
@@ -152,7 +166,7 @@ def chain_paths(paths: list[np.ndarray], tol: float) -> Chained:
     core = np.flatnonzero(~pruned).tolist()
     stray = np.flatnonzero(pruned & looped).tolist()
     dangling = np.flatnonzero(pruned & ~looped).tolist()
-    walker = _Walker(paths, start_node, end_node)
+    walker = _Walker(paths, start_node, end_node, consume)
     strays = walker.walk_all(stray)
     contours = walker.walk_all(core) + strays + walker.walk_all(dangling)
     open_at = loose_at[~np.isin(component[node[loose_at]], edge_component[~pruned])]
@@ -189,10 +203,12 @@ def _components(node: np.ndarray) -> np.ndarray:
 class _Walker:
     """Walks subsets of the path graph's edges into contours."""
 
-    def __init__(self, paths: list[np.ndarray], start_node: list[int], end_node: list[int]) -> None:
+    def __init__(self, paths: list[np.ndarray], start_node: list[int], end_node: list[int],
+                 consume: bool = False) -> None:
         self.paths = paths
         self.start_node = start_node
         self.end_node = end_node
+        self.consume = consume
 
     def walk_all(self, edges: list[int]) -> list[Contour]:
         """Contours using each of ``edges`` once: from odd-degree nodes first, then the loops left."""
@@ -236,6 +252,8 @@ class _Walker:
                 piece, current = self.paths[edge], self.end_node[edge]
             else:
                 piece, current = self.paths[edge][::-1], self.start_node[edge]
+            if self.consume:
+                self.paths[edge] = None  # type: ignore[call-overload]
             pieces.append(piece)
             back = seen.get(current)
             if back is None:

@@ -47,12 +47,17 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     lo, hi = _bounds(shapes)
     extents = hi - lo if lo is not None and hi is not None else None
     tol = join_tolerance(float(np.hypot(*extents)) if extents is not None else 0.0)
-    paths, loops = shapes.release()  # from here on the contours hold the geometry
-    chained = chain_paths(paths, tol)
+    # From here on the geometry is held about once: the paths by the contours chained from them,
+    # then the contours by their packed blocks, which the canonical file consumes last.
+    paths, loops = shapes.release()
+    chained = chain_paths(paths, tol, consume=True)
     del paths
-    packed = pack([Contour(points, True) for points in loops] + chained.contours)
+    contours: list[Contour | None] = [Contour(points, True) for points in loops]
     del loops
-    chained.contours = []  # packed holds them, once
+    contours += chained.contours
+    chained.contours = []
+    packed = pack(contours, consume=True)
+    del contours
     cut_length = sum(contour_lengths(packed)) + sum(2.0 * math.pi * r for _, _, r in shapes.circles)
     paperspace = _paperspace(doc)
 
@@ -67,7 +72,7 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     elif engraved is not None and findings.engraving_only(shapes, paperspace):
         findings.scale_issue(report, np.array(engraved), units)
 
-    closed = int(packed.closed.sum()) + len(shapes.circles)
+    closed = sum(int(block.closed.sum()) for block in packed) + len(shapes.circles)
     report.metrics.update({
         "dxf_version": loaded.version,
         "dxf_release": loaded.release,
@@ -111,7 +116,7 @@ def validate_drawing(data: bytes, unit: str = "mm", limits: Limits = DEFAULT_LIM
     elif engraving:
         validation.preview = text_boxes(shapes.texts)
     if not failed:
-        validation.canonical = write_canonical(packed, shapes.circles, shapes.texts)
+        validation.canonical = write_canonical(packed, shapes.circles, shapes.texts, consume=True)
         validation.canonical_ext = "dxf"
     return validation
 
@@ -132,8 +137,9 @@ def _bounds(shapes: Shapes) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Lower-left and upper-right corners ``(2,)`` in mm of the cut geometry, or (None, None)."""
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
-    if shapes.paths or shapes.loops:
-        points = np.concatenate([*shapes.paths, *shapes.loops])
+    arrays = [*shapes.paths, *shapes.loops]
+    for first in range(0, len(arrays), 4096):  # a few thousand at a time: no copy of them all
+        points = np.concatenate(arrays[first:first + 4096])
         lows.append(points.min(axis=0))
         highs.append(points.max(axis=0))
     if shapes.circles:
