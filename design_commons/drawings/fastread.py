@@ -2,12 +2,13 @@
 
 ezdxf builds an object for every entity (tags compiled, grouped into subclasses, bound to a
 database), which costs as much as the whole validation may. Here ezdxf's low-level tagger
-(:func:`ezdxf.lldxf.tagger.ascii_tags_loader`) reads the file once: the model-space entities of
-the ENTITIES section are taken aside as they stream past, and ezdxf loads everything else (header,
-tables, blocks, objects: small) into a document as usual, which is then audited. LINE, CIRCLE, ARC,
+(its line-by-line rules, as :func:`ezdxf.lldxf.tagger.ascii_tags_loader` applies them, on lines
+split a chunk at a time) reads the file once: the model-space entities of the ENTITIES section are
+taken aside and flattened as they stream past, and ezdxf loads everything else (header, tables,
+blocks, objects: small) into a document as usual, which is then audited. LINE, CIRCLE, ARC,
 LWPOLYLINE and SPLINE are read from their group codes and flattened by the same ezdxf path functions as
-the document path (so the geometry is the same, number for number); ELLIPSE, TEXT and MTEXT are
-few, and loaded one by one with ezdxf's own entity loader and auditor.
+the document path (so the geometry is the same, number for number); TEXT, MTEXT, POINT and
+3DFACE are loaded one by one with ezdxf's own entity loader and auditor.
 
 Whatever this reader does not understand ends it: an INSERT, any other entity type, paper-space
 entities in ENTITIES, extended data, reactors, an attribute outside the few listed, a value the
@@ -53,8 +54,10 @@ from design_commons.limits import Limits
 
 #: Read from their group codes here.
 OWN_KINDS = frozenset({"LINE", "CIRCLE", "ARC", "LWPOLYLINE", "SPLINE"})
-#: Loaded once the document is read, one by one with ezdxf's entity loader, and audited by it.
-LOADED_KINDS = frozenset({"TEXT", "MTEXT"})
+#: Loaded once the document is read, one by one with ezdxf's entity loader, and audited by it:
+#: texts (their extents need the document's text styles), and what is counted, not cut. Each
+#: kind lands in a list or count of its own, so their order among the others does not matter.
+LOADED_KINDS = frozenset({"TEXT", "MTEXT", "POINT", "3DFACE"})
 
 _SUBCLASSES = {
     "LINE": ("AcDbEntity", "AcDbLine"),
@@ -116,8 +119,8 @@ class _OnePass:
     The HEADER comes first in a DXF, so the unit is known (from the header variables seen on
     the way) before the first entity; it is checked against ezdxf's reading of the header at
     the end. Of each entity only what the end checks need is kept: its owner, layer and
-    linetype among the few distinct ones, its handle in a set; texts wait for the document
-    (their extents need its text styles).
+    linetype among the few distinct ones, its handle in a set; LOADED_KINDS wait for the
+    document.
     """
 
     def __init__(self, data: bytes, stated_unit: str, limits: Limits) -> None:
@@ -132,7 +135,7 @@ class _OnePass:
         self.owners: set[str | None] = set()
         self.layers: set[str] = set()
         self.linetypes: set[str] = set()
-        self.texts: list[_Entity] = []
+        self.deferred: list[_Entity] = []  # LOADED_KINDS, in file order
 
     def read(self) -> ReadDrawing | None:
         from ezdxf.lldxf.validator import dxf_info
@@ -152,7 +155,7 @@ class _OnePass:
         if loaded.fixes or loaded.errors:
             return None
         auditor = Auditor(doc)
-        for entity in self.texts:
+        for entity in self.deferred:
             _loaded_entity(walker, doc, auditor, entity)
         return ReadDrawing(loaded, walker.shapes, self.count, units)
 
@@ -200,7 +203,7 @@ class _OnePass:
         if entity.kind in OWN_KINDS:
             _FLATTEN[entity.kind](walker, entity.values)
         else:
-            self.texts.append(entity)
+            self.deferred.append(entity)
 
     def _check_links(self, doc: Drawing) -> None:
         """Every entity in model space, under a valid layer and a known linetype, with its own handle."""
@@ -526,7 +529,7 @@ _FLATTEN: dict[str, Callable[[Walker, tuple], None]] = {
 
 
 def _loaded_entity(walker: Walker, doc: Drawing, auditor: Auditor, entity: _Entity) -> None:
-    """Load one SPLINE, ELLIPSE, TEXT or MTEXT with ezdxf, audit it and flatten it as the document path does."""
+    """Load one entity of LOADED_KINDS with ezdxf, audit it and take it as the document path does."""
     graphic = factory.load(ExtendedTags(tag_compiler(iter([DXFTag(c, v) for c, v in entity.values]))), doc)
     if graphic.xdata or getattr(graphic, "has_columns", False):
         raise Unsupported("extended data or MTEXT columns")

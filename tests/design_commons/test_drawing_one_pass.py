@@ -89,6 +89,8 @@ def sheet(version: str = "R2010", insunits: int | None = 4) -> Drawing:
     msp.add_line((0, 60), (5, 60), dxfattribs={"layer": "CUTS", "color": 2, "linetype": "DASHED",
                                                 "lineweight": 25})
     msp.add_line((5, 60), (5, 65), dxfattribs={"layer": "UNDECLARED", "linetype": "BYLAYER", "ltscale": 2.0})
+    msp.add_point((70, 70))  # counted, not cut
+    msp.add_3dface([(80, 80), (90, 80), (90, 90)])  # 3D content, left out
     return doc
 
 
@@ -101,7 +103,7 @@ def test_one_pass_reads_every_kind_it_knows_as_the_document_does(version: str, i
     assert one_pass_reads(data)
     report = assert_same_both_ways(data, unit)
     codes = {issue["code"] for issue in report["issues"]}
-    assert {"stray_paths", "degenerate_entities", "projected_3d", "engraving"} <= codes
+    assert {"stray_paths", "degenerate_entities", "projected_3d", "engraving", "not_cut", "3d_content"} <= codes
     assert report["metrics"]["units"] == ("in" if insunits == 1 or unit == "in" else "mm")
 
 
@@ -151,11 +153,10 @@ def _xdata(doc: Drawing) -> None:
     _insert,
     _xdata,
     lambda doc: doc.modelspace().add_line((20, 0), (30, 0), dxfattribs={"linetype": "UNDEFINED_LT"}),
-    lambda doc: doc.modelspace().add_point((5, 5)),
     lambda doc: doc.modelspace().add_ellipse((50, 50), major_axis=(10, 0), ratio=0.5),
     lambda doc: doc.layout("Layout1").add_line((0, 0), (1, 1)),  # paper space holds something
     lambda doc: doc.modelspace().add_polyline2d([(0, 20), (10, 20), (10, 30)], close=True),
-], ids=["insert", "xdata", "undefined-linetype", "point", "ellipse", "paper-space", "polyline"])
+], ids=["insert", "xdata", "undefined-linetype", "ellipse", "paper-space", "polyline"])
 def test_what_the_reader_does_not_know_goes_to_the_document_path(change) -> None:  # noqa: ANN001
     data = _with(change)
     assert not one_pass_reads(data)
