@@ -4,13 +4,16 @@ Generates ASCII DXF drawings of lines, slots (lines and arcs), polylines with bu
 arcs and splines at 1k, 10k, 100k entities and the 200k limit, then measures:
 
   (a) baseline: ``ezdxf.readfile`` of the same file (a whole document, nothing checked);
-  (b) our full ``design_commons.validation.validate`` (report, contours, cut length, canonical
-      DXF, preview), as a ratio to (a);
-  (c) where our time goes: each step of the validation timed on its own;
+  (b) our full validation (report, contours, cut length, canonical DXF, preview) with the
+      one-pass reader, as a ratio to (a), and "before": the same validation through a whole
+      ezdxf document (``one_pass=False``, the path every file took before, and still the path
+      of files the one-pass reader steps aside for);
+  (c) where the time goes: each step of the one-pass validation timed on its own (with
+      ``--document-steps`` also the steps of the document path);
   (d) ezdxf's lighter readers on the same file: ``iterdxf.single_pass_modelspace`` and the
       low-level tag loader alone, as ratios to (a);
-  (e) peak memory of our validation, in a fresh child process per file: tracemalloc peak and
-      the growth of VmHWM, both against the file size.
+  (e) peak memory of both validations, in a fresh child process per file and path:
+      tracemalloc peak and the growth of VmHWM, both against the file size.
 
 Targets: (b) <= 1.0x readfile at 10k and 100k entities; (e) <= 8x the file size.
 
@@ -36,16 +39,17 @@ from ezdxf.lldxf.tagger import ascii_tags_loader
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# One memory probe for every benchmark: a fresh child validates the file (by its name's format).
-from benchmarks.mesh_validation import measure_memory, print_table  # noqa: E402
+# One memory probe for every benchmark: a fresh child validates the file.
+from benchmarks.mesh_validation import measure_memory, memory_child, print_table  # noqa: E402
 from design_commons.drawings.blocks import MAX_BLOCK_DEPTH, expanded_entity_count  # noqa: E402
 from design_commons.drawings.canonical import preview_segments, write_canonical  # noqa: E402
-from design_commons.drawings.contours import Contour, chain_paths  # noqa: E402
+from design_commons.drawings.contours import Contour, chain_paths, contour_lengths, pack  # noqa: E402
 from design_commons.drawings.drawing_units import resolve_units  # noqa: E402
+from design_commons.drawings.fastread import read_fast  # noqa: E402
 from design_commons.drawings.flatten import flatten_modelspace  # noqa: E402
+from design_commons.drawings.inspection import validate_drawing  # noqa: E402
 from design_commons.drawings.reading import check_record_count, load_drawing  # noqa: E402
 from design_commons.limits import DEFAULT_LIMITS  # noqa: E402
-from design_commons.validation import validate  # noqa: E402
 
 #: Entities in one cell of the generated sheet: a rectangle of 4 LINEs, a slot of 2 LINEs and
 #: 2 ARCs, a closed LWPOLYLINE with bulges, a CIRCLE, a lone ARC and a SPLINE; 12 in all.
@@ -90,16 +94,35 @@ def tag_loader(path: Path) -> int:
         return sum(1 for _ in ascii_tags_loader(stream))
 
 
-def steps(data: bytes) -> dict[str, float]:
-    """Seconds per step of :func:`design_commons.drawings.validate_drawing`, in its order."""
-    clock: dict[str, float] = {}
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
 
-    def timed(name: str, function: Callable[[], Any]) -> Any:
+    def __call__(self, name: str, function: Callable[[], Any]) -> Any:
         start = time.perf_counter()
         value = function()
-        clock[name] = clock.get(name, 0.0) + time.perf_counter() - start
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
         return value
 
+
+def steps(data: bytes) -> dict[str, float]:
+    """Seconds per step of :func:`design_commons.drawings.validate_drawing` with the one-pass reader."""
+    timed = _Clock()
+    timed("record count", lambda: check_record_count(data, DEFAULT_LIMITS))
+    read = timed("one-pass read and flatten", lambda: read_fast(data, "mm", DEFAULT_LIMITS))
+    assert read is not None, "the one-pass reader stepped aside for the benchmark drawing"
+    paths, loops = read.shapes.release()
+    chained = timed("chain contours", lambda: chain_paths(paths, 0.01))
+    packed = timed("pack", lambda: pack([Contour(points, True) for points in loops] + chained.contours))
+    timed("cut length", lambda: contour_lengths(packed))
+    timed("canonical DXF", lambda: write_canonical(packed, read.shapes.circles, read.shapes.texts))
+    timed("preview", lambda: preview_segments(packed, read.shapes.circles))
+    return timed.seconds
+
+
+def document_steps(data: bytes) -> dict[str, float]:
+    """Seconds per step of the validation through a whole ezdxf document (as before)."""
+    timed = _Clock()
     timed("record count", lambda: check_record_count(data, DEFAULT_LIMITS))
     loaded = timed("read (ezdxf document)", lambda: load_drawing(data))
     msp = loaded.doc.modelspace()
@@ -107,11 +130,13 @@ def steps(data: bytes) -> dict[str, float]:
     units = timed("units", lambda: resolve_units(loaded.doc, data, "mm"))
     shapes = timed("flatten", lambda: flatten_modelspace(msp, units.mm_per_unit, MAX_BLOCK_DEPTH))
     timed("audit", loaded.audit)
-    chained = timed("chain contours", lambda: chain_paths(shapes.paths, 0.01))
-    contours = [Contour(points, True) for points in shapes.loops] + chained.contours
-    timed("canonical DXF", lambda: write_canonical(contours, shapes.circles, shapes.texts))
-    timed("preview", lambda: preview_segments(contours, shapes.circles))
-    return clock
+    paths, loops = shapes.release()
+    chained = timed("chain contours", lambda: chain_paths(paths, 0.01))
+    packed = timed("pack", lambda: pack([Contour(points, True) for points in loops] + chained.contours))
+    timed("cut length", lambda: contour_lengths(packed))
+    timed("canonical DXF", lambda: write_canonical(packed, shapes.circles, shapes.texts))
+    timed("preview", lambda: preview_segments(packed, shapes.circles))
+    return timed.seconds
 
 
 def best(function: Callable[[], Any], repeats: int) -> float:
@@ -125,35 +150,51 @@ def best(function: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def run_case(target: int, workdir: Path, memory: bool) -> list[tuple[str, str]]:
+def _memory(path: Path, size: int, document: bool) -> str:
+    mem = measure_memory(path, __file__, ("--document",) if document else ())
+    mb = 1024 * 1024
+    return (f"tracemalloc {mem['tracemalloc_peak'] / mb:.0f} MB = {mem['tracemalloc_peak'] / size:.1f}x file; "
+            f"VmHWM growth {mem['rss_growth'] / mb:.0f} MB = {mem['rss_growth'] / size:.1f}x file")
+
+
+def _steps(clock: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in clock.items())
+
+
+def run_case(target: int, workdir: Path, memory: bool, document: bool) -> list[tuple[str, str]]:
     path = workdir / f"drawing_{target}.dxf"
     make_drawing(target).saveas(path)
     data = path.read_bytes()
-    report = validate(data, path.name).report
+    fast = validate_drawing(data)
+    whole = validate_drawing(data, one_pass=False)
+    report = fast.report
     entities = sum(report.metrics["entities"].values())
     assert report.status.value != "failed", report.to_dict()
+    assert report.to_dict() == whole.report.to_dict(), "the two readers disagree"
     repeats = 3 if target <= 10_000 else 1
     t_read = best(lambda: readfile(path), repeats)
-    t_ours = best(lambda: validate(data, path.name), repeats)
+    t_ours = best(lambda: validate_drawing(data), repeats)
+    t_before = best(lambda: validate_drawing(data, one_pass=False), repeats)
     t_single = best(lambda: single_pass(path), repeats)
     t_tags = best(lambda: tag_loader(path), repeats)
-    clock = steps(data)
     label = f"{entities:,} entities"
     rows = [
         (f"{label}: file size", f"{len(data) / 1024 / 1024:.1f} MB"),
         (f"{label}: (a) ezdxf.readfile", f"{t_read * 1000:.0f} ms ({entities / t_read:,.0f} entities/s)"),
-        (f"{label}: (b) ours, full validate", f"{t_ours * 1000:.0f} ms = {t_ours / t_read:.2f}x readfile"),
-        (f"{label}: (c) where the time goes",
-         ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in clock.items())),
+        (f"{label}: (b) ours, full validation (one pass)", f"{t_ours * 1000:.0f} ms = {t_ours / t_read:.2f}x readfile"),
+        (f"{label}: (b) before: through a whole document",
+         f"{t_before * 1000:.0f} ms = {t_before / t_read:.2f}x readfile"),
+        (f"{label}: (c) where the time goes (one pass)", _steps(steps(data))),
+    ]
+    if document:
+        rows.append((f"{label}: (c) where the time goes (document)", _steps(document_steps(data))))
+    rows += [
         (f"{label}: (d) iterdxf.single_pass_modelspace", f"{t_single * 1000:.0f} ms = {t_single / t_read:.2f}x readfile"),
         (f"{label}: (d) ascii_tags_loader alone", f"{t_tags * 1000:.0f} ms = {t_tags / t_read:.2f}x readfile"),
     ]
     if memory:
-        mem = measure_memory(path)
-        mb = 1024 * 1024
-        rows.append((f"{label}: (e) peak memory",
-                     f"tracemalloc {mem['tracemalloc_peak'] / mb:.0f} MB = {mem['tracemalloc_peak'] / mem['size']:.1f}x "
-                     f"file; VmHWM growth {mem['rss_growth'] / mb:.0f} MB = {mem['rss_growth'] / mem['size']:.1f}x file"))
+        rows.append((f"{label}: (e) peak memory, one pass", _memory(path, len(data), document=False)))
+        rows.append((f"{label}: (e) peak memory, before", _memory(path, len(data), document=True)))
     return rows
 
 
@@ -162,7 +203,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1k and 10k entities only")
     parser.add_argument("--sizes", help="comma-separated entity counts instead of the default ones")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--document-steps", action="store_true", help="also time the document path's steps")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--document", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        one_pass = not args.document
+        memory_child(args.memory_child, lambda data, _name: validate_drawing(data, one_pass=one_pass))
+        return
     if args.sizes:
         targets = [int(size) for size in args.sizes.split(",")]
     else:
@@ -170,7 +218,7 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for target in targets:
-            rows.extend(run_case(target, Path(tmp), memory=not args.no_memory))
+            rows.extend(run_case(target, Path(tmp), memory=not args.no_memory, document=args.document_steps))
     print_table(rows)
 
 

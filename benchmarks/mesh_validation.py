@@ -131,26 +131,27 @@ def _reset_peak_rss() -> None:
         pass
 
 
-def memory_child(path: str) -> None:
-    """Run in a fresh process: validate one file, print peak memory figures as JSON."""
+def memory_child(path: str, run: Callable[[bytes, str], Any] = validate) -> None:
+    """Run in a fresh process: validate one file (with ``run``), print peak memory figures as JSON."""
     data = Path(path).read_bytes()
-    validate(data, Path(path).name)  # warm the imports, then measure a second, clean run
+    run(data, Path(path).name)  # warm the imports, then measure a second, clean run
     gc.collect()
     _reset_peak_rss()
     before = _peak_rss()
-    result = validate(data, Path(path).name)
+    result = run(data, Path(path).name)
     rss_growth = _peak_rss() - before
     del result
     gc.collect()
     tracemalloc.start()
-    validate(data, Path(path).name)
+    run(data, Path(path).name)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(json.dumps({"size": len(data), "tracemalloc_peak": peak, "rss_growth": rss_growth}))
 
 
-def measure_memory(path: Path) -> dict[str, int]:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", str(path)],
+def measure_memory(path: Path, script: str = __file__, extra: tuple[str, ...] = ()) -> dict[str, int]:
+    """Peak memory of validating ``path`` in a fresh ``script --memory-child PATH *extra``."""
+    out = subprocess.run([sys.executable, script, "--memory-child", str(path), *extra],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import itertools
 import math
+from collections.abc import Iterator
 
 import ezdxf
 import numpy as np
 from ezdxf import units
 
-from design_commons.drawings.contours import Contour
+from design_commons.drawings.contours import Packed
 from design_commons.drawings.flatten import TextItem
 
 CUT_LAYER = "CUT"
@@ -25,15 +26,18 @@ _CIRCLE_PREVIEW_SEGMENTS = 64
 
 
 def write_canonical(
-    contours: list[Contour],
+    blocks: list[Packed],
     circles: list[tuple[float, float, float]],
     texts: list[TextItem],
+    consume: bool = False,
 ) -> bytes:
     """A DXF R2010 document (UTF-8 bytes) in mm with the given cut geometry and texts.
 
     ezdxf builds and writes the document (header, tables, texts); the cut entities, which may
     number hundreds of thousands, are written as DXF text straight into its ENTITIES section
     with handles reserved from the document, which is many times faster than entity objects.
+    They are written one by one into the output buffer, so the file is held once; with
+    ``consume`` each block of contours is let go of (removed from ``blocks``) once written.
     """
     doc = ezdxf.new("R2010", setup=False)
     doc.units = units.MM
@@ -45,27 +49,42 @@ def write_canonical(
     for item in texts:
         _add_text(msp, item)
     first = int(doc.entitydb.handles.next(), 16)
-    doc.entitydb.handles.reset(f"{first + len(contours) + len(circles):X}")  # $HANDSEED past ours
+    contours = sum(len(block.sizes) for block in blocks)
+    doc.entitydb.handles.reset(f"{first + contours + len(circles):X}")  # $HANDSEED past ours
     owner = msp.layout_key
     handles = (f"{h:X}" for h in itertools.count(first))
-    chunks = [_lwpolyline(c, next(handles), owner) for c in contours]
-    chunks += [_circle(circle, next(handles), owner) for circle in circles]
     stream = io.StringIO()
     doc.write(stream)
     text = stream.getvalue()
     section = text.index("\n  2\nENTITIES\n")
     end = text.index("  0\nENDSEC\n", section)
-    return (text[:end] + "".join(chunks) + text[end:]).encode("utf-8")
+    out = io.BytesIO()
+    out.write(text[:end].encode("utf-8"))
+    for block in (_taken(blocks) if consume else blocks):
+        points = block.points
+        for start, size, closed in zip(block.starts.tolist(), block.sizes.tolist(), block.closed.tolist(),
+                                       strict=True):
+            out.write(_lwpolyline(points[start:start + size], closed, next(handles), owner).encode("ascii"))
+    for circle in circles:
+        out.write(_circle(circle, next(handles), owner).encode("ascii"))
+    out.write(text[end:].encode("utf-8"))
+    return out.getvalue()
+
+
+def _taken(blocks: list[Packed]) -> Iterator[Packed]:
+    while blocks:
+        yield blocks.pop(0)
 
 
 def _head(kind: str, handle: str, owner: str, subclass: str) -> str:
     return f"  0\n{kind}\n  5\n{handle}\n330\n{owner}\n100\nAcDbEntity\n  8\n{CUT_LAYER}\n100\n{subclass}\n"
 
 
-def _lwpolyline(contour: Contour, handle: str, owner: str) -> str:
-    coords = "".join(f" 10\n{x!r}\n 20\n{y!r}\n" for x, y in contour.points.tolist())
-    flags = 1 if contour.closed else 0
-    return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(contour.points)}\n 70\n{flags}\n{coords}"
+def _lwpolyline(points: np.ndarray, closed: bool, handle: str, owner: str) -> str:
+    numbers = list(map(repr, points.ravel().tolist()))  # shortest round-trip decimals
+    coords = (" 10\n%s\n 20\n%s\n" * len(points)) % tuple(numbers)
+    flags = 1 if closed else 0
+    return f"{_head('LWPOLYLINE', handle, owner, 'AcDbPolyline')} 90\n{len(points)}\n 70\n{flags}\n{coords}"
 
 
 def _circle(circle: tuple[float, float, float], handle: str, owner: str) -> str:
@@ -97,29 +116,77 @@ def _add_text(msp: ezdxf.layouts.Modelspace, item: TextItem) -> None:
         text.dxf.align_point = item.align_point
 
 
-def preview_segments(contours: list[Contour], circles: list[tuple[float, float, float]]) -> np.ndarray:
-    """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS."""
-    total = sum(len(c.points) for c in contours) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
+def preview_segments(blocks: list[Packed], circles: list[tuple[float, float, float]]) -> np.ndarray:
+    """Line segments of the cut geometry, float32 ``(m, 2, 2)`` in mm, m <= MAX_PREVIEW_SEGMENTS.
+
+    Past the limit every contour keeps every ``stride``-th point and its last one; each circle
+    is a polygon of 64 sides (fewer, by the stride). Built with index arithmetic over a block of
+    contours at a time, into an array of the final size.
+    """
+    total = sum(int(block.sizes.sum()) for block in blocks) + _CIRCLE_PREVIEW_SEGMENTS * len(circles)
     stride = max(1, math.ceil(total / MAX_PREVIEW_SEGMENTS))
-    pieces: list[np.ndarray] = []
-    for contour in contours:
-        points = contour.points
-        if stride > 1 and len(points) > 2:
-            points = np.vstack([points[::stride], points[-1:]])
-        if contour.closed:
-            points = np.vstack([points, points[:1]])
-        pieces.append(np.stack([points[:-1], points[1:]], axis=1))
-    if circles:
-        steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
+    steps = max(4, _CIRCLE_PREVIEW_SEGMENTS // stride)
+    counts = [int(np.maximum(_preview_counts(block, stride)[2] - 1, 0).sum()) for block in blocks]
+    out = np.empty((min(sum(counts) + steps * len(circles), MAX_PREVIEW_SEGMENTS), 2, 2), dtype=np.float32)
+    filled = 0
+    for block, count in zip(blocks, counts, strict=True):
+        if filled == len(out):
+            break
+        order = _preview_order(block, stride)
+        inside = _inside(block, order, stride)
+        points = block.points.astype(np.float32)  # as casting the float64 segments afterwards
+        take = min(count, len(out) - filled)
+        out[filled:filled + take, 0] = points[order[:-1][inside][:take]]
+        out[filled:filled + take, 1] = points[order[1:][inside][:take]]
+        filled += take
+    if circles and filled < len(out):
         angle = np.linspace(0.0, 2.0 * math.pi, steps + 1)
         ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-        for cx, cy, r in circles:
-            points = ring * r + (cx, cy)
-            pieces.append(np.stack([points[:-1], points[1:]], axis=1))
-    if not pieces:
-        return np.zeros((0, 2, 2), dtype=np.float32)
-    segments = np.concatenate(pieces).astype(np.float32)
-    return segments[:MAX_PREVIEW_SEGMENTS]
+        values = np.array(circles, dtype=float)
+        for first in range(0, len(values), 4096):
+            chunk = values[first:first + 4096]
+            rings = ring[None, :, :] * chunk[:, 2, None, None] + chunk[:, None, :2]
+            segments = np.stack([rings[:, :-1], rings[:, 1:]], axis=2).reshape(-1, 2, 2)
+            take = min(len(segments), len(out) - filled)
+            out[filled:filled + take] = segments[:take]
+            filled += take
+            if filled == len(out):
+                break
+    return out
+
+
+def _preview_counts(packed: Packed, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per contour: points kept by the stride, whether its last point is added again, and its size in the preview."""
+    sizes = packed.sizes
+    thin = (sizes > 2) & (stride > 1)
+    kept = np.where(thin, (sizes + stride - 1) // stride, sizes)
+    return kept, thin, kept + thin + packed.closed
+
+
+def _preview_order(packed: Packed, stride: int) -> np.ndarray:
+    """Point indices of the preview's polylines, contour after contour: every ``stride``-th point
+    and the last (contours of more than 2 points, when thinned), then the first again when closed."""
+    kept, thin, length = _preview_counts(packed, stride)
+    offsets = np.cumsum(length) - length
+    order = np.empty(int(length.sum()), dtype=np.int64)
+    owner = np.repeat(np.arange(len(kept)), kept)
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(kept) - kept, kept)
+    step = np.where(thin, stride, 1)[owner]
+    order[offsets[owner] + rank] = packed.starts[owner] + rank * step
+    last = packed.starts + packed.sizes - 1
+    order[(offsets + kept)[thin]] = last[thin]
+    order[(offsets + kept + thin)[packed.closed]] = packed.starts[packed.closed]
+    return order
+
+
+def _inside(packed: Packed, order: np.ndarray, stride: int) -> np.ndarray:
+    """Which consecutive pairs of ``order`` lie within one contour."""
+    _, _, length = _preview_counts(packed, stride)
+    inside = np.ones(max(len(order) - 1, 0), dtype=bool)
+    ends = np.cumsum(length) - 1
+    ends = ends[(length > 0) & (ends < len(inside))]
+    inside[ends] = False
+    return inside
 
 
 def text_boxes(texts: list[TextItem]) -> np.ndarray:

@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Ends closer than this (in mm, or 1e-5 of the drawing's size when larger) are joined.
 JOIN_MM = 0.01
@@ -36,6 +38,79 @@ class Contour:
 
 
 @dataclass
+class Packed:
+    """Contours end to end, for arithmetic over all of them at once."""
+
+    points: np.ndarray  # (n, 2) mm, every contour's points in turn
+    starts: np.ndarray  # (m,) index of each contour's first point
+    sizes: np.ndarray  # (m,) points of each contour
+    closed: np.ndarray  # (m,) bool
+
+    def segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices ``(a, b)`` of every segment's ends, contour by contour (the closing one last), and
+        each contour's segment count."""
+        n = len(self.points)
+        after = np.arange(1, n + 1)
+        last = self.starts + self.sizes - 1
+        valid = np.ones(n, dtype=bool)
+        has = self.sizes > 0
+        after[last[has & self.closed]] = self.starts[has & self.closed]
+        valid[last[has & ~self.closed]] = False
+        counts = np.where(self.closed, self.sizes, np.maximum(self.sizes - 1, 0))
+        return np.flatnonzero(valid), after[valid], counts
+
+
+#: Points per block of packed contours: arithmetic over a block needs several times its memory.
+BLOCK_POINTS = 1 << 14
+
+
+def pack(contours: list[Contour | None], consume: bool = False) -> list[Packed]:
+    """The contours end to end in blocks of about BLOCK_POINTS points (a contour is never split).
+
+    With ``consume``, each contour is let go of (its list slot set to None) once it is packed,
+    so the points are held about once, not twice.
+    """
+    blocks: list[Packed] = []
+    group: list[Contour] = []
+    held = 0
+    for i, contour in enumerate(contours):
+        assert contour is not None
+        group.append(contour)
+        held += len(contour.points)
+        if consume:
+            contours[i] = None
+        if held >= BLOCK_POINTS:
+            blocks.append(_block(group))
+            group, held = [], 0
+    if group or not blocks:
+        blocks.append(_block(group))
+    return blocks
+
+
+def _block(contours: list[Contour]) -> Packed:
+    sizes = np.fromiter((len(c.points) for c in contours), dtype=np.int64, count=len(contours))
+    points = np.concatenate([c.points for c in contours]) if contours else np.zeros((0, 2))
+    closed = np.fromiter((c.closed for c in contours), dtype=bool, count=len(contours))
+    return Packed(points, np.cumsum(sizes) - sizes, sizes, closed)
+
+
+def contour_lengths(blocks: list[Packed]) -> list[float]:
+    """Each contour's :attr:`Contour.length`, to the last bit (numpy sums each contour's segments)."""
+    lengths: list[float] = []
+    for block in blocks:
+        lengths += _lengths(block)
+    return lengths
+
+
+def _lengths(packed: Packed) -> list[float]:
+    a, b, counts = packed.segments()
+    delta = packed.points[b] - packed.points[a]
+    lengths = np.sqrt((delta * delta).sum(axis=1))  # as np.linalg.norm(..., axis=1)
+    ends = np.cumsum(counts)
+    return [float(lengths[end - count:end].sum()) for end, count in zip(ends.tolist(), counts.tolist(), strict=True)]
+
+
+@dataclass
 class Chained:
     """Contours made from open paths, and where they fail to close."""
 
@@ -54,8 +129,11 @@ def join_tolerance(extent_mm: float) -> float:
     return max(min(JOIN_MM, 1e-3 * extent_mm), JOIN_REL * extent_mm, 1e-9)
 
 
-def chain_paths(paths: list[np.ndarray], tol: float) -> Chained:
+def chain_paths(paths: list[np.ndarray], tol: float, consume: bool = False) -> Chained:
     """Join ``paths`` (each ``(k, 2)`` mm, k >= 2) end to end into contours.
+
+    With ``consume``, each path is let go of (its slot in ``paths`` set to None) once it is
+    part of a contour, so the points are not held twice.
 
     Ends within ``tol`` mm are the same node. Returns closed contours for walks that come
     back to their start, open ones otherwise; every path is used exactly once. A loop stays
@@ -64,26 +142,35 @@ def chain_paths(paths: list[np.ndarray], tol: float) -> Chained:
     """
     if not paths:
         return Chained([], 0, np.zeros((0, 2)))
-    ends = np.array([[p[0], p[-1]] for p in paths], dtype=float).reshape(-1, 2)
+    # p[::k-1] is the first and last point of a path of k >= 2 points: a view, no copy
+    ends = np.concatenate([p[:: len(p) - 1] for p in paths]).astype(float, copy=False)
     node = _cluster(ends, tol)
     start_node, end_node = node[0::2].tolist(), node[1::2].tolist()
-    incident: dict[int, list[int]] = defaultdict(list)  # node -> edges touching it
-    for edge, (a, b) in enumerate(zip(start_node, end_node, strict=True)):
-        incident[a].append(edge)
-        incident[b].append(edge)
-    loose = [n for n, edges in incident.items() if len(edges) == 1]
-    pruned = _prune(loose, incident, start_node, end_node)
-    component = _components(start_node, end_node)
-    looped = {component[start_node[e]] for e in range(len(paths)) if not pruned[e]}
-    core = [e for e in range(len(paths)) if not pruned[e]]
-    stray = [e for e in range(len(paths)) if pruned[e] and component[start_node[e]] in looped]
-    dangling = [e for e in range(len(paths)) if pruned[e] and component[start_node[e]] not in looped]
-    walker = _Walker(paths, start_node, end_node)
+    # nodes in the order they first appear among the ends, with how many ends each holds
+    nodes, first = np.unique(node, return_index=True)
+    appearance = np.argsort(first, kind="stable")
+    degree = np.bincount(node)
+    loose_at = first[appearance][degree[nodes[appearance]] == 1]  # the one end of each loose node
+    loose = node[loose_at].tolist()
+    if loose:
+        incident: dict[int, list[int]] = defaultdict(list)  # node -> edges touching it
+        for edge, (a, b) in enumerate(zip(start_node, end_node, strict=True)):
+            incident[a].append(edge)
+            incident[b].append(edge)
+        pruned = np.array(_prune(loose, incident, start_node, end_node), dtype=bool)
+    else:  # nothing hangs loose: every path is on a loop or between junctions
+        pruned = np.zeros(len(paths), dtype=bool)
+    component = _components(node)
+    edge_component = component[node[0::2]]
+    looped = np.isin(edge_component, edge_component[~pruned])
+    core = np.flatnonzero(~pruned).tolist()
+    stray = np.flatnonzero(pruned & looped).tolist()
+    dangling = np.flatnonzero(pruned & ~looped).tolist()
+    walker = _Walker(paths, start_node, end_node, consume)
     strays = walker.walk_all(stray)
     contours = walker.walk_all(core) + strays + walker.walk_all(dangling)
-    open_loose = [n for n in loose if component[n] not in looped]
-    return Chained(contours, len({component[n] for n in open_loose}), _end_points(loose, walker, incident),
-                   _end_points(open_loose, walker, incident), len(strays))
+    open_at = loose_at[~np.isin(component[node[loose_at]], edge_component[~pruned])]
+    return Chained(contours, len(np.unique(component[node[open_at]])), ends[loose_at], ends[open_at], len(strays))
 
 
 def _prune(loose: list[int], incident: dict[int, list[int]], start_node: list[int],
@@ -106,40 +193,22 @@ def _prune(loose: list[int], incident: dict[int, list[int]], start_node: list[in
     return pruned
 
 
-def _components(start_node: list[int], end_node: list[int]) -> dict[int, int]:
-    """A component label for every node of the path graph."""
-    parent: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        parent.setdefault(i, i)
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in zip(start_node, end_node, strict=True):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[rb] = ra
-    return {n: find(n) for n in parent}
-
-
-def _end_points(nodes: list[int], walker: _Walker, incident: dict[int, list[int]]) -> np.ndarray:
-    points = np.zeros((len(nodes), 2))
-    for i, n in enumerate(nodes):
-        edge = incident[n][0]
-        path = walker.paths[edge]
-        points[i] = path[0] if walker.start_node[edge] == n else path[-1]
-    return points
+def _components(node: np.ndarray) -> np.ndarray:
+    """A component label for every node of the path graph whose edges join ``node[0::2]`` to ``node[1::2]``."""
+    size = int(node.max()) + 1
+    graph = coo_matrix((np.ones(len(node) // 2), (node[0::2], node[1::2])), shape=(size, size))
+    return connected_components(graph, directed=False)[1]
 
 
 class _Walker:
     """Walks subsets of the path graph's edges into contours."""
 
-    def __init__(self, paths: list[np.ndarray], start_node: list[int], end_node: list[int]) -> None:
+    def __init__(self, paths: list[np.ndarray], start_node: list[int], end_node: list[int],
+                 consume: bool = False) -> None:
         self.paths = paths
         self.start_node = start_node
         self.end_node = end_node
+        self.consume = consume
 
     def walk_all(self, edges: list[int]) -> list[Contour]:
         """Contours using each of ``edges`` once: from odd-degree nodes first, then the loops left."""
@@ -183,6 +252,8 @@ class _Walker:
                 piece, current = self.paths[edge], self.end_node[edge]
             else:
                 piece, current = self.paths[edge][::-1], self.start_node[edge]
+            if self.consume:
+                self.paths[edge] = None  # type: ignore[call-overload]
             pieces.append(piece)
             back = seen.get(current)
             if back is None:
@@ -208,31 +279,45 @@ def _joined(pieces: list[np.ndarray]) -> np.ndarray:
 
 
 def _cluster(points: np.ndarray, tol: float) -> np.ndarray:
-    """Label ``points`` ``(n, 2)`` so that points within about ``tol`` share a label."""
+    """Label ``points`` ``(n, 2)`` so that points within about ``tol`` share a label.
+
+    Points fall into square cells of side ``tol``; neighbouring cells whose centres (the mean
+    of their points) lie within ``tol`` are joined, and the labels are the connected groups.
+    """
     cells = np.floor(points / tol).astype(np.int64)
     keys, inverse = np.unique(cells, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     centre = np.zeros((len(keys), 2))
     np.add.at(centre, inverse, points)
     centre /= np.bincount(inverse, minlength=len(keys))[:, None]
-    index = {(int(x), int(y)): i for i, (x, y) in enumerate(keys.tolist())}
-    parent = list(range(len(keys)))
+    # keys are sorted row by row, so their ranks (x, y) make sorted integer codes
+    xs, ys = np.unique(keys[:, 0]), np.unique(keys[:, 1])
+    width = len(ys) + 1
+    codes = np.searchsorted(xs, keys[:, 0]) * width + np.searchsorted(ys, keys[:, 1])
+    first: list[np.ndarray] = []
+    second: list[np.ndarray] = []
+    for dx, dy in ((1, -1), (1, 0), (1, 1), (0, 1)):
+        i, j = _cells_at(keys, xs, ys, codes, width, dx, dy)
+        delta = centre[i] - centre[j]
+        close = np.hypot(delta[:, 0], delta[:, 1]) <= tol
+        first.append(i[close])
+        second.append(j[close])
+    a, b = np.concatenate(first), np.concatenate(second)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(keys), len(keys)))
+    labels = connected_components(graph, directed=False)[1]
+    return np.asarray(labels[inverse], dtype=np.int64)
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for i, (x, y) in enumerate(keys.tolist()):
-        for dx, dy in ((1, -1), (1, 0), (1, 1), (0, 1)):
-            j = index.get((x + dx, y + dy))
-            if j is not None and np.hypot(*(centre[i] - centre[j])) <= tol:
-                a, b = find(i), find(j)
-                if a != b:
-                    parent[b] = a
-    roots = np.array([find(i) for i in range(len(keys))], dtype=np.int64)
-    return np.asarray(roots[inverse], dtype=np.int64)
+def _cells_at(keys: np.ndarray, xs: np.ndarray, ys: np.ndarray, codes: np.ndarray, width: int,
+              dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) of cells where cell j is cell i moved by (dx, dy)."""
+    tx, ty = keys[:, 0] + dx, keys[:, 1] + dy
+    rx = np.minimum(np.searchsorted(xs, tx), len(xs) - 1)
+    ry = np.minimum(np.searchsorted(ys, ty), len(ys) - 1)
+    target = rx * width + ry
+    j = np.minimum(np.searchsorted(codes, target), len(codes) - 1)
+    found = (xs[rx] == tx) & (ys[ry] == ty) & (codes[j] == target)
+    return np.flatnonzero(found), j[found]
 
 
 def smallest_gap(ends: np.ndarray, limit: int = 2000) -> float | None:

@@ -88,8 +88,11 @@ def resolve_units(doc: Drawing, data: bytes, stated_unit: str) -> DrawingUnits:
 
     ``stated_unit`` is a short name from :mod:`design_commons.units` (``"mm"`` by default).
     """
-    insunits = _header_int(doc, data, "$INSUNITS")
-    measurement = _header_int(doc, data, "$MEASUREMENT")
+    return units_from(_header_int(doc, data, "$INSUNITS"), _header_int(doc, data, "$MEASUREMENT"), stated_unit)
+
+
+def units_from(insunits: int | None, measurement: int | None, stated_unit: str) -> DrawingUnits:
+    """The units of a drawing whose header declares these $INSUNITS and $MEASUREMENT (None: not declared)."""
     if insunits in INSUNITS:
         name, factor = INSUNITS[insunits]
         return DrawingUnits(name, factor, True, insunits, measurement)

@@ -66,9 +66,18 @@ class Shapes:
     projected: int = 0  # 3D polylines and curves off the XY plane, projected
     vertices: int = 0
 
+    released: bool = False  # paths and loops were handed on (they held some)
+
     @property
     def has_cut(self) -> bool:
-        return bool(self.paths or self.loops or self.circles)
+        return bool(self.paths or self.loops or self.circles or self.released)
+
+    def release(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Hand on the paths and loops, and let go of them (``has_cut`` stays as it was)."""
+        paths, loops = self.paths, self.loops
+        self.released = bool(paths or loops or self.released)
+        self.paths, self.loops = [], []
+        return paths, loops
 
 
 def flatten_modelspace(msp: BaseLayout, mm_per_unit: float, max_depth: int) -> Shapes:
@@ -76,14 +85,16 @@ def flatten_modelspace(msp: BaseLayout, mm_per_unit: float, max_depth: int) -> S
 
     Raises LimitExceeded when more than MAX_VERTICES polyline vertices would be built.
     """
-    walker = _Walker(mm_per_unit, max_depth)
+    walker = Walker(mm_per_unit, max_depth)
     for entity in msp:
         walker.shapes.counts[entity.dxftype()] += 1
     walker.walk(msp, 0)
     return walker.shapes
 
 
-class _Walker:
+class Walker:
+    """Flattens entities (or their values, for a reader of its own) into :class:`Shapes`."""
+
     def __init__(self, scale: float, max_depth: int) -> None:
         self.scale = scale
         self.max_depth = max_depth
@@ -99,6 +110,10 @@ class _Walker:
                 raise
             except Exception:  # noqa: BLE001 - one broken entity must not sink the drawing
                 self.shapes.unreadable[kind] += 1
+
+    def one(self, entity: DXFEntity, kind: str) -> None:
+        """Flatten one top-level entity; its errors are the caller's."""
+        self._one(entity, kind, 0)
 
     def _one(self, entity: DXFEntity, kind: str, depth: int) -> None:
         if kind == "INSERT":
@@ -139,9 +154,14 @@ class _Walker:
 
     def _line(self, line: DXFEntity) -> None:
         start, end = line.dxf.start, line.dxf.end
-        if abs(start.z) > _Z_TOL or abs(end.z) > _Z_TOL:
+        self.line(start.x, start.y, start.z, end.x, end.y, end.z)
+
+    def line(self, x0: float, y0: float, z0: float, x1: float, y1: float, z1: float) -> None:
+        """A LINE from (x0, y0, z0) to (x1, y1, z1) in drawing units."""
+        if abs(z0) > _Z_TOL or abs(z1) > _Z_TOL:
             self.shapes.projected += 1
-        coords = (start.x * self.scale, start.y * self.scale, end.x * self.scale, end.y * self.scale)
+        scale = self.scale
+        coords = (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
         # plain floats: this runs once per LINE, often hundreds of thousands of times
         if not all(map(math.isfinite, coords)) or (coords[0] == coords[2] and coords[1] == coords[3]):
             self.shapes.degenerate["LINE"] += 1
@@ -159,10 +179,14 @@ class _Walker:
             self._curve(circle, "CIRCLE")  # tilted: its projection is an ellipse
             return
         center = OCS(extrusion).to_wcs(circle.dxf.center)
-        if abs(center.z) > _Z_TOL:
+        self.flat_circle(center.x, center.y, center.z, radius)
+
+    def flat_circle(self, x: float, y: float, z: float, radius: float) -> None:
+        """A CIRCLE in the XY plane (WCS centre, radius > 0 in drawing units)."""
+        if abs(z) > _Z_TOL:
             self.shapes.projected += 1
         self._budget(1)
-        self.shapes.circles.append((center.x * self.scale, center.y * self.scale, radius * self.scale))
+        self.shapes.circles.append((x * self.scale, y * self.scale, radius * self.scale))
 
     def _curve(self, entity: DXFEntity, kind: str) -> None:
         if kind == "POLYLINE" and entity.is_3d_polyline:  # type: ignore[attr-defined]
@@ -170,25 +194,33 @@ class _Walker:
         if _is_degenerate(entity, kind):
             self.shapes.degenerate[kind] += 1
             return
-        path = make_path(entity)
+        self.path(kind, make_path(entity))
+
+    def path(self, kind: str, path: Path) -> None:
+        """An entity of type ``kind`` made into an ezdxf path (drawing units), not degenerate by its attributes."""
         if len(path) == 0:
             self.shapes.degenerate[kind] += 1
             return
-        points = self._flatten(path)
-        if points is None:
+        flat = self._flatten(path)
+        if flat is None:
             self.shapes.degenerate[kind] += 1
             return
+        points, largest = flat
         # np.allclose(first, last, rtol=0, atol) in plain floats: numpy costs more per call
         # than the comparison itself, and this runs once per curve.
-        atol = 1e-9 * max(1.0, float(np.abs(points).max()))
-        (x0, y0), (x1, y1) = points[0].tolist(), points[-1].tolist()
+        atol = 1e-9 * max(1.0, largest)
+        (x0, y0), (x1, y1) = points[0], points[-1]
         if len(points) > 2 and abs(x0 - x1) <= atol and abs(y0 - y1) <= atol:
-            self.shapes.loops.append(points[:-1])
+            self.shapes.loops.append(np.array(points[:-1], dtype=float))
         else:
-            self.shapes.paths.append(points)
+            self.shapes.paths.append(np.array(points, dtype=float))
 
-    def _flatten(self, path: Path) -> np.ndarray | None:
-        # Plain floats for the few control vertices: per-call numpy overhead dominated here.
+    def _flatten(self, path: Path) -> tuple[list[tuple[float, float]], float] | None:
+        """The path's points in mm, repeated vertices dropped, and the largest absolute coordinate.
+
+        Plain floats throughout: a curve has a few dozen points, and numpy's per-call overhead
+        cost more than the arithmetic.
+        """
         control = path.control_vertices()
         xs = [v.x for v in control]
         ys = [v.y for v in control]
@@ -197,18 +229,25 @@ class _Walker:
             return None
         if any(abs(z) > _Z_TOL for z in zs):
             self.shapes.projected += 1
-        size_mm = max(max(xs) - min(xs), max(ys) - min(ys)) * self.scale
+        scale = self.scale
+        size_mm = max(max(xs) - min(xs), max(ys) - min(ys)) * scale
         if size_mm <= 0:
             return None
-        distance = max(CHORD_MM, size_mm * CHORD_REL) / self.scale
-        points = np.array([(v.x, v.y) for v in path.flattening(distance, segments=8)], dtype=float)
-        keep = np.ones(len(points), dtype=bool)
-        keep[1:] = np.any(np.diff(points, axis=0) != 0, axis=1)  # drop repeated vertices
-        points = points[keep] * self.scale
+        distance = max(CHORD_MM, size_mm * CHORD_REL) / scale
+        points: list[tuple[float, float]] = []
+        largest = 0.0
+        px = py = None
+        for vertex in path.flattening(distance, segments=8):
+            x, y = vertex.x, vertex.y
+            if x != px or y != py:  # drop a vertex repeating the one before
+                px, py = x, y
+                x, y = x * scale, y * scale
+                points.append((x, y))
+                largest = max(largest, abs(x), abs(y))
         if len(points) < 2:
             return None
         self._budget(len(points))
-        return points
+        return points, largest
 
     def _text(self, entity: DXFEntity, kind: str) -> None:
         item = _text_item(entity, kind, self.scale)
