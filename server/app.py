@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(methods_pages)
     app.register_blueprint(openapi_bp)
 
+    from server.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
     from server import web
 
     web.init_app(app)  # web pages, CSRF on their forms, the site's error pages
