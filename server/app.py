@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
-    from server import edge, errors, ratelimits
+    from server import edge, errors, metrics, ratelimits
 
+    metrics.init_app(app)  # first, so that requests refused at the edge are counted too
     errors.init_app(app)
     ratelimits.init_app(app)
     edge.init_app(app)
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics.bp)
 
     from server import web
 

@@ -52,6 +52,7 @@ def _serve(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from server.config import Settings
+    from server.multiproc import worker_exited
 
     settings = Settings.from_env()
 
@@ -67,6 +68,7 @@ def _serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("max_requests_jitter", max(recycle // 10, 1))
             self.cfg.set("control_socket", str(settings.data_dir / "gunicorn.ctl"))
             self.cfg.set("accesslog", "-")
+            self.cfg.set("child_exit", lambda _arbiter, worker: worker_exited(worker.pid))
 
         def load(self) -> Any:
             from server.asgi import create_asgi_app
@@ -90,6 +92,17 @@ def _default_base_url(host: str, port: int) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         shown = f"[{shown}]" if ":" in shown else shown
         os.environ["COSMOLOC_BASE_URL"] = f"http://{shown}:{port}"
+
+
+def _metrics_folder() -> None:
+    """Every worker writes its metrics beside the others' (summed at each scrape); each start begins at zero.
+
+    First thing a serving command does: prometheus-client must not be imported before the folder is named.
+    """
+    from server import multiproc
+    from server.config import Settings
+
+    multiproc.prepare(Settings.from_env().data_dir)
 
 
 def _prepare() -> None:
@@ -118,6 +131,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the hub (embedded default when nothing is configured)."""
     _require_hub()
     _default_base_url(host, port)
+    _metrics_folder()
     _prepare()
     _serve(host, port, workers)
 
@@ -132,6 +146,10 @@ def worker() -> None:
     from redis import Redis
     from rq import Queue, Worker
 
+    from server import multiproc
+    from server.config import Settings
+
+    multiproc.join(Settings.from_env().data_dir)  # a worker beside a hub on this host adds to its metrics
     _prepare()
     connection = Redis.from_url(url)
     Worker([Queue("cosmoloc", connection=connection)], connection=connection).work()
@@ -231,6 +249,7 @@ def demo(host: str, port: int) -> None:
 
     os.environ.setdefault("COSMOLOC_POLL_INTERVAL_S", "3")  # demo agents answer within seconds
     _default_base_url(host, port)
+    _metrics_folder()
     _prepare()
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     seed(progress=say)

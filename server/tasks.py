@@ -18,6 +18,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from server.metrics import QUEUE_DEPTH
+
 if TYPE_CHECKING:
     from server.hub import Hub
 
@@ -36,16 +38,23 @@ def _validate_file(hub: Hub, file_id: int) -> Any:
     def release_orders(session: Any, done_id: int, status: str) -> None:
         on_file_validated(session, done_id, status, hub.rules, utcnow())
 
+    from server.metrics import observe_validation
+
     reason = ""
     for attempt in range(1, VALIDATION_ATTEMPTS + 1):
+        started = time.perf_counter()
         try:
-            return validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            status = validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            observe_validation("upload", status, time.perf_counter() - started)
+            return status
         except Exception as exc:
             log.exception("validating file %s failed (attempt %d of %d)", file_id, attempt, VALIDATION_ATTEMPTS)
             reason = f"{type(exc).__name__}"
             if attempt < VALIDATION_ATTEMPTS:
                 time.sleep(0.5 * 2 ** (attempt - 1))
-    return mark_failed(hub.db, file_id, f"the check failed {VALIDATION_ATTEMPTS} times: {reason}", release_orders)
+    status = mark_failed(hub.db, file_id, f"the check failed {VALIDATION_ATTEMPTS} times: {reason}", release_orders)
+    observe_validation("upload", status and "error", 0.0)
+    return status
 
 
 def _resume_pending(hub: Hub) -> Any:
@@ -138,12 +147,14 @@ class InlineRunner:
 
     def enqueue(self, name: str, *args: Any) -> None:
         self.queue.put(fair_key(self.hub, name, args), (name, args))
+        QUEUE_DEPTH.set(len(self.queue))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             taken = self.queue.take(timeout=0.5)
             if taken is None:
                 continue
+            QUEUE_DEPTH.set(len(self.queue))
             key, (name, args) = taken
             try:
                 self._run(name, args)

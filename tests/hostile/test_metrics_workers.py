@@ -1,0 +1,40 @@
+"""/metrics of a real ``cosmoloc serve --workers 2``: every worker's counts are in every scrape, summed."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.server.test_metrics import parse, value
+
+pytestmark = pytest.mark.slow
+
+
+def _pids_with_counts(folder: Path) -> set[str]:
+    """The workers that wrote request counts (prometheus-client names each file by its process id)."""
+    return {m.group(1) for p in folder.glob("counter_*.db") if (m := re.fullmatch(r"counter_(\d+)\.db", p.name))}
+
+
+def test_counts_from_both_workers_are_summed(start_hub: Any) -> None:
+    hub = start_hub(workers=2)
+    folder = Path(hub.env["COSMOLOC_DATA_DIR"]) / "prometheus"
+    base = parse(requests.get(hub.url + "/metrics", timeout=10).text)
+    sent = 0
+    # a fresh connection each time, so the kernel hands requests to either worker
+    while sent < 400 and (sent < 40 or len(_pids_with_counts(folder)) < 2):
+        with requests.Session() as s:
+            assert s.get(hub.url + "/healthz", headers={"Connection": "close"}, timeout=10).status_code == 200
+        sent += 1
+    assert len(_pids_with_counts(folder)) >= 2, "both workers should have answered some of the requests"
+    seen = set()
+    for _ in range(6):  # every scrape, whichever worker answers it, has all of them
+        r = requests.get(hub.url + "/metrics", headers={"Connection": "close"}, timeout=10)
+        samples = parse(r.text)
+        counted = value(samples, "cosmoloc_http_requests_total", method="GET", route="/healthz", status="200") \
+            - value(base, "cosmoloc_http_requests_total", method="GET", route="/healthz", status="200")
+        seen.add(counted)
+    assert seen == {sent}
+    assert value(samples, "cosmoloc_labs_online") == 0 and ("cosmoloc_orders", (("status", "matching"),)) in samples
