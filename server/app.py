@@ -1,7 +1,6 @@
 """Application factory: assembles the hub from its parts and does no work of its own."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -26,7 +25,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         COSMOLOC=settings,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server import logging_setup
+
+    logging_setup.configure(settings.log_format)
 
     hub = Hub(settings)
     app.extensions["cosmoloc.hub"] = hub
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     from server import edge, errors, metrics, ratelimits
 
-    metrics.init_app(app)  # first, so that requests refused at the edge are counted too
+    logging_setup.init_app(app)  # first: the edge's refusals are logged and counted with their request id
+    metrics.init_app(app)
     errors.init_app(app)
     ratelimits.init_app(app)
     edge.init_app(app)

@@ -42,7 +42,7 @@ def validate_cmd(files: tuple[str, ...], unit: str, as_json: bool) -> None:
     sys.exit(code)
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
     """Run the hub under gunicorn's asyncio (ASGI) worker, the Flask app on threads behind a body buffer.
 
     Slow clients wait in each worker's event loop (server/asgi.py), not on the threads that serve
@@ -52,6 +52,7 @@ def _serve(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from server.config import Settings
+    from server.logging_setup import gunicorn_logconfig
     from server.multiproc import worker_exited
 
     settings = Settings.from_env()
@@ -67,7 +68,8 @@ def _serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("max_requests", recycle)
             self.cfg.set("max_requests_jitter", max(recycle // 10, 1))
             self.cfg.set("control_socket", str(settings.data_dir / "gunicorn.ctl"))
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("accesslog", "-" if access_log else None)
+            self.cfg.set("logconfig_dict", gunicorn_logconfig(settings.log_format, access_log))
             self.cfg.set("child_exit", lambda _arbiter, worker: worker_exited(worker.pid))
 
         def load(self) -> Any:
@@ -258,7 +260,11 @@ def demo(host: str, port: int) -> None:
     say(f"started {len(configs)} simulated lab agents (logs under the data dir's demo-agents/)")
     say(f"cosmoloc demo: http://{host}:{port}/")
     say("  designer: demo@cosmoloc.example / demo-lathe-kettle   operator: operator@cosmoloc.example / demo-lathe-kettle")
-    _serve(host, port, 1)
+    say("  what the orders go through is shown here (the access log is off: the agents' heartbeats would drown it)")
+    from server.activity import follow
+
+    follow(Settings.from_env().database_url, say)
+    _serve(host, port, 1, access_log=False)
 
 
 def _needs(extra: str, exc: ImportError) -> None:

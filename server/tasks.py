@@ -18,6 +18,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from server import logging_setup
 from server.metrics import QUEUE_DEPTH
 
 if TYPE_CHECKING:
@@ -146,7 +147,8 @@ class InlineRunner:
             thread.start()
 
     def enqueue(self, name: str, *args: Any) -> None:
-        self.queue.put(fair_key(self.hub, name, args), (name, args))
+        # the task runs under the id of the request that queued it
+        self.queue.put(fair_key(self.hub, name, args), (name, args, logging_setup.request_id.get()))
         QUEUE_DEPTH.set(len(self.queue))
 
     def _loop(self) -> None:
@@ -155,9 +157,10 @@ class InlineRunner:
             if taken is None:
                 continue
             QUEUE_DEPTH.set(len(self.queue))
-            key, (name, args) = taken
+            key, (name, args, rid) = taken
             try:
-                self._run(name, args)
+                with logging_setup.bound(rid):
+                    self._run(name, args)
             finally:
                 self.queue.done(key)
 
@@ -241,7 +244,7 @@ class RQRunner:
         import json
 
         key = fair_key(self.hub, name, args) if self.hub is not None else "hub"
-        self.fair.put(key, json.dumps([name, list(args), attempt]))
+        self.fair.put(key, json.dumps([name, list(args), attempt, logging_setup.request_id.get()]))
         self.queue.enqueue("server.tasks.run_next_fair", job_timeout=600)
 
     def shutdown(self) -> None:
@@ -283,10 +286,13 @@ def run_next_fair() -> Any:
         return None
     name, args, *rest = json.loads(raw)
     attempt = int(rest[0]) if rest else 0
-    try:
-        return TASKS[name](hub, *args)
-    except Exception:
-        if attempt + 1 < FAIR_ATTEMPTS:
-            log.warning("task %s%r failed; queued again (run %d of %d)", name, tuple(args), attempt + 2, FAIR_ATTEMPTS)
-            hub.tasks.enqueue(name, *args, attempt=attempt + 1)
-        raise
+    rid = logging_setup.sane(rest[1]) if len(rest) > 1 and isinstance(rest[1], str) else None
+    with logging_setup.bound(rid):  # the id of the request that queued it, also on the task queued again
+        try:
+            return TASKS[name](hub, *args)
+        except Exception:
+            if attempt + 1 < FAIR_ATTEMPTS:
+                log.warning("task %s%r failed; queued again (run %d of %d)", name, tuple(args), attempt + 2,
+                            FAIR_ATTEMPTS)
+                hub.tasks.enqueue(name, *args, attempt=attempt + 1)
+            raise

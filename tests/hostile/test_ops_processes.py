@@ -1,4 +1,4 @@
-"""/metrics of a real ``cosmoloc serve --workers 2``: every worker's counts are in every scrape, summed."""
+"""A real ``cosmoloc serve``: metrics summed over its workers, JSON log lines carrying request ids."""
 from __future__ import annotations
 
 import re
@@ -38,3 +38,29 @@ def test_counts_from_both_workers_are_summed(start_hub: Any) -> None:
         seen.add(counted)
     assert seen == {sent}
     assert value(samples, "cosmoloc_labs_online") == 0 and ("cosmoloc_orders", (("status", "matching"),)) in samples
+
+
+def test_json_logs_carry_the_request_id_into_background_work(start_hub: Any) -> None:
+    import json
+    import time
+
+    from tests.server.hubproc import Client, publish_cube
+
+    hub = start_hub(workers=1, COSMOLOC_LOG_FORMAT="json")
+    designer = Client(hub.url, "designer")
+    designer.session.headers["X-Request-Id"] = "trace-me-1"
+    publish_cube(designer)
+    deadline = time.time() + 20
+    lines: list[dict] = []
+    while time.time() < deadline:
+        text = hub.log.read_text()
+        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        if any("validated file" in rec["message"] for rec in lines):
+            break
+        time.sleep(0.3)
+    assert lines and all({"time", "level", "logger", "message", "request_id"} <= set(rec) for rec in lines)
+    others = [line for line in hub.log.read_text().splitlines() if line.strip() and not line.startswith("{")]
+    assert others == []  # every line the hub wrote is a JSON object, gunicorn's own and the access log too
+    validated = [rec for rec in lines if "validated file" in rec["message"]]
+    assert validated and validated[0]["request_id"] == "trace-me-1"
+    assert any(rec["logger"] == "gunicorn.access" for rec in lines)
