@@ -1,4 +1,4 @@
-"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, demo."""
+"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, backup, restore, demo."""
 from __future__ import annotations
 
 import os
@@ -237,6 +237,76 @@ def import_designs(paths: tuple[str, ...], owner: str) -> None:
     for item, file_id, name in files:
         click.echo(f"  design {item.design.id} {name}: {verdicts.get(file_id, 'pending')}")
     sys.exit(1 if summary.skipped else 0)
+
+
+def _with_bar(label: str, work: Any) -> Any:
+    """Run ``work(progress, total)`` with a progress bar over the bytes of stored files (shown once the total is known)."""
+    bar: Any = None
+
+    def total(n: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=max(n, 1), label=label, file=sys.stderr)
+        bar.__enter__()
+
+    def step(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        return work(step, total)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=str))
+def backup(dest: str) -> None:
+    """Copy the database and the stored files to the folder DEST (new or empty), with a manifest of sha256s."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.backup import BackupError, make_backup
+    from server.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+        manifest = _with_bar("Copying files", lambda step, total: make_backup(settings, Path(dest), step, total))
+    except (BackupError, ConfigError, SQLAlchemyError, OSError) as exc:
+        click.echo(f"cosmoloc backup: {exc}", err=True)
+        sys.exit(2)
+    files = sum(1 for e in manifest["entries"] if e["path"].startswith("files/"))
+    click.echo(f"backup written to {dest}: the {manifest['database']['kind']} database "
+               f"(revision {manifest['database']['revision']}) and {files} stored files")
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=str))
+@click.option("--check", "check_only", is_flag=True, help="Only check the backup against its manifest; change nothing.")
+def restore(src: str, check_only: bool) -> None:
+    """Restore the backup SRC into this hub's fresh data dir and empty database (exit 2 if it fails its check)."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.backup import BackupError, check_backup, restore_backup
+    from server.config import ConfigError, Settings
+
+    try:
+        if check_only:
+            manifest = _with_bar("Checking", lambda step, total: check_backup(Path(src), step, total))
+            click.echo(f"{src}: a sound backup of {len(manifest['entries'])} files, made {manifest['created_at']}")
+            return
+        settings = Settings.from_env()
+        manifest = _with_bar("Restoring files", lambda step, total: restore_backup(settings, Path(src), step, total))
+    except (BackupError, ConfigError, SQLAlchemyError, OSError) as exc:
+        click.echo(f"cosmoloc restore: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"restored {src} (made {manifest['created_at']}) into {settings.data_dir}; "
+               "`cosmoloc serve` brings its schema up to date")
 
 
 @main.command()
