@@ -50,10 +50,12 @@ def migration_heads() -> frozenset[str]:
 
 
 def check_migrations(hub: Any) -> dict[str, Any]:
-    from alembic.migration import MigrationContext
+    # read the version table itself: Alembic's MigrationContext logs two lines at each look, every poll
+    from sqlalchemy import inspect, text
 
     with hub.db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+        current = (set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+                   if inspect(conn).has_table("alembic_version") else set())
     heads = migration_heads()
     result: dict[str, Any] = {"ok": current == heads, "current": sorted(current), "head": sorted(heads)}
     if not result["ok"]:

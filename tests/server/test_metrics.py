@@ -123,3 +123,19 @@ def test_every_metric_of_the_dashboard_is_served(client: Any, make_user: Any, da
     assert {"cosmoloc_http_requests_total", "cosmoloc_orders", "cosmoloc_offers_total", "cosmoloc_labs_online",
             "cosmoloc_queue_depth", "cosmoloc_sandbox_refusals_total", "cosmoloc_validations_total"} <= wanted
     assert wanted - names == set()
+
+
+def test_a_refused_sandbox_is_counted(client: Any, tmp_path: Path) -> None:
+    from design_commons.limits import Limits
+    from design_commons.sandbox import SandboxSlots
+    from server.designs.service import check_unstored
+    from server.errors import ApiError
+
+    part = tmp_path / "cube.stl"
+    part.write_bytes(b"solid x\nendsolid x\n")
+    slots = SandboxSlots(1)
+    before = value(scrape(client), "cosmoloc_sandbox_refusals_total")
+    with slots.hold(1), pytest.raises(ApiError) as refused:  # the only sandbox is taken
+        check_unstored(part, "cube.stl", "mm", Limits(), slots, wait_s=0.01)
+    assert refused.value.status == 503 and refused.value.code == "busy"
+    assert value(scrape(client), "cosmoloc_sandbox_refusals_total") - before == 1
