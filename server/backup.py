@@ -157,15 +157,7 @@ def make_backup(settings: Settings, dest: Path, progress: Progress = lambda _n: 
             name = PG_NAME
         else:
             target = work / SQLITE_NAME
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            out = sqlite3.connect(target)
-            try:
-                with out:
-                    src.backup(out)  # the online backup API: a consistent copy while the hub writes
-            finally:
-                out.close()
-                src.close()
+            _sqlite_copy(source, target)
             database["kind"] = "sqlite"
             name = SQLITE_NAME
         target.chmod(0o600)
@@ -193,6 +185,19 @@ def make_backup(settings: Settings, dest: Path, progress: Progress = lambda _n: 
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup API: a consistent copy of ``source`` while others write to it, owner-only."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+    out = sqlite3.connect(target)
+    try:
+        with out:
+            src.backup(out)
+    finally:
+        out.close()
+        src.close()
 
 
 def _safe_relative(path: str) -> bool:
@@ -253,7 +258,12 @@ def _database_is_empty(url: str) -> bool:
 
 def restore_backup(settings: Settings, src: Path, progress: Progress = lambda _n: None,
                    files_total: Callable[[int], None] = lambda _n: None) -> dict[str, Any]:
-    """Restore the backup at ``src`` into the (fresh) data dir and database of ``settings``; checked first."""
+    """Restore the backup at ``src`` into the (fresh) data dir and database of ``settings``; checked first.
+
+    The files are copied into a folder beside the file store first, the database restored next (SQLite:
+    into a file renamed into place; PostgreSQL: one transaction), and the files' folder renamed into
+    place last: a restore that fails leaves the data dir and the database as they were.
+    """
     src = Path(src)
     manifest = check_backup(src)
     kind = manifest["database"]["kind"]
@@ -261,47 +271,55 @@ def restore_backup(settings: Settings, src: Path, progress: Progress = lambda _n
     if kind != wanted:
         raise BackupError(f"the backup holds a {kind} database and this hub is configured for {wanted} "
                           "(COSMOLOC_DATABASE_URL)")
-    if blob_paths(settings.files_dir):
-        raise BackupError(f"{settings.files_dir} already holds stored files: restore into a fresh data dir")
+    files_dir = settings.files_dir
+    if files_dir.exists() and any(files_dir.iterdir()):
+        raise BackupError(f"{files_dir} already holds stored files: restore into a fresh data dir")
+    target = Path()
     if kind == "sqlite":
         from sqlalchemy.engine import make_url
 
         target = Path(make_url(settings.database_url).database or "")
         if target.exists() and target.stat().st_size > 0 and not _database_is_empty(settings.database_url):
             raise BackupError(f"{target} already holds a database: restore into a fresh data dir")
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".restoring")
-        partial.unlink(missing_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        source = sqlite3.connect(f"file:{src / SQLITE_NAME}?mode=ro", uri=True)
-        out = sqlite3.connect(partial)
-        try:
-            with out:
-                source.backup(out)
-        finally:
-            out.close()
-            source.close()
-        for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
-            leftover.unlink(missing_ok=True)
-        os.replace(partial, target)
-    else:
-        if not _database_is_empty(settings.database_url):
-            raise BackupError("the PostgreSQL database of COSMOLOC_DATABASE_URL is not empty: restore into a new one")
-        url, env = _libpq(settings.database_url)
-        _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-              f"--dbname={url}", str(src / PG_NAME)], env)
+    elif not _database_is_empty(settings.database_url):
+        raise BackupError("the PostgreSQL database of COSMOLOC_DATABASE_URL is not empty: restore into a new one")
     entries = manifest["entries"]
+    blobs = [e for e in entries if e["path"].startswith("files/")]
+    files_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".files.restoring-", dir=files_dir.parent))
+    try:
+        files_total(sum(int(e["size"]) for e in blobs))
+        for entry in blobs:
+            rel = entry["path"].removeprefix("files/")
+            if _copy_hashing(src / entry["path"], staging / rel, progress) != entry["sha256"]:
+                raise BackupError(f"{entry['path']} changed while it was restored")
+        if kind == "sqlite":
+            _restore_sqlite(src / SQLITE_NAME, target)
+        else:
+            url, env = _libpq(settings.database_url)
+            _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+                  f"--dbname={url}", str(src / PG_NAME)], env)
+        if files_dir.exists():
+            files_dir.rmdir()  # empty, checked above
+        staging.rename(files_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     key = next((e for e in entries if e["path"] == "secret_key"), None)
     if key is not None and not os.environ.get("COSMOLOC_SECRET_KEY"):
         # the key a fresh data dir generated for itself signs nothing yet; the backup's keeps sessions valid
         key_file = settings.data_dir / "secret_key"
         key_file.unlink(missing_ok=True)
         _copy_hashing(src / "secret_key", key_file, lambda _n: None)
-    blobs = [e for e in entries if e["path"].startswith("files/")]
-    files_total(sum(int(e["size"]) for e in blobs))
-    for entry in blobs:
-        rel = entry["path"].removeprefix("files/")
-        target_blob = settings.files_dir / rel
-        if _copy_hashing(src / entry["path"], target_blob, progress) != entry["sha256"]:
-            raise BackupError(f"{entry['path']} changed while it was restored")
     return manifest
+
+
+def _restore_sqlite(backup: Path, target: Path) -> None:
+    """Copy the backup's SQLite database to ``target`` through a partial file renamed into place."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".restoring")
+    partial.unlink(missing_ok=True)
+    _sqlite_copy(backup, partial)
+    for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    os.replace(partial, target)

@@ -152,3 +152,22 @@ def test_a_postgresql_backup_without_pg_dump_says_what_to_install(tmp_path: Path
     with pytest.raises(backup.BackupError, match="pg_dump is not installed"):
         backup.make_backup(settings, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_a_restore_that_fails_half_way_leaves_the_data_dir_as_it_was(small_backup: Path, tmp_path: Path,
+                                                                     monkeypatch: Any) -> None:
+    import server.backup as backup
+
+    def broken(_src: Path, _target: Path) -> None:
+        raise backup.BackupError("disk full")
+
+    monkeypatch.setattr(backup, "_restore_sqlite", broken)
+    fresh = tmp_path / "fresh"
+    settings = Settings.from_env(data_dir=fresh, secret_key="k")
+    with pytest.raises(backup.BackupError, match="disk full"):
+        backup.restore_backup(settings, small_backup)
+    assert not (fresh / "cosmoloc.sqlite3").exists()
+    assert not (fresh / "files").exists() and not [p for p in fresh.iterdir() if p.name.startswith(".files")]
+    monkeypatch.undo()
+    backup.restore_backup(settings, small_backup)  # and the same restore then succeeds
+    assert backup.blob_paths(fresh / "files")
