@@ -98,3 +98,22 @@ def test_readyz_is_not_ready_when_the_disk_is_nearly_full(database_url: str, tmp
         assert body["checks"]["disk"]["free_mb"] < body["checks"]["disk"]["min_free_mb"]
     finally:
         app.extensions["cosmoloc.hub"].close()
+
+
+def test_readyz_is_not_ready_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = _app(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200  # the process itself still answers
+        r = client.get("/readyz")
+        body = r.get_json()
+        assert r.status_code == 503 and body["status"] == "not_ready"
+        assert body["checks"]["database"] == {"ok": False, "detail": "OperationalError", "ms": body["checks"]["database"]["ms"]}
+        assert body["checks"]["migrations"]["ok"] is False and body["checks"]["disk"]["ok"] is True
+    finally:
+        app.extensions["cosmoloc.hub"].close()
