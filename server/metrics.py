@@ -70,12 +70,19 @@ class HubCollector(Collector):
 
         from server.db import utcnow
         from server.fablabs.models import Fablab
-        from server.orders.models import Job, Order, OrderStatus
+        from server.orders.models import Job, JobState, Order, OrderEvent, OrderStatus
 
         seen_after = utcnow() - dt.timedelta(seconds=self.hub.settings.node_stale_after_s)
         with self.hub.db.session() as session:
             orders = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
             jobs = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+            # a job withdrawn after it was accepted (the citizen cancelled) still counts as accepted: the
+            # order's accepted event came after the job was made (an order has one live job at a time)
+            accepted_then_withdrawn = session.scalar(
+                select(func.count()).select_from(Job).where(
+                    Job.state == JobState.WITHDRAWN,
+                    select(OrderEvent.id).where(OrderEvent.order_id == Job.order_id, OrderEvent.kind == "accepted",
+                                                OrderEvent.at >= Job.created_at).exists())) or 0
             online = session.scalar(select(func.count()).select_from(Fablab).where(
                 Fablab.last_seen_at >= seen_after)) or 0
         by_status = GaugeMetricFamily("cosmoloc_orders", "Orders by status", labels=["status"])
@@ -87,7 +94,8 @@ class HubCollector(Collector):
                                      labels=["outcome"])
         offers.add_metric(["sent"], sum(states.values()))
         for outcome, among in OFFER_OUTCOMES.items():
-            offers.add_metric([outcome], sum(states.get(s, 0) for s in among))
+            extra = accepted_then_withdrawn if outcome == "accepted" else 0
+            offers.add_metric([outcome], sum(states.get(s, 0) for s in among) + extra)
         yield offers
         yield GaugeMetricFamily("cosmoloc_labs_online", "Labs heard from within COSMOLOC_NODE_STALE_AFTER_S",
                                 value=online)

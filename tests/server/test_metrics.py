@@ -76,6 +76,11 @@ def test_orders_offers_labs_and_validations_are_reported(client: Any, make_user:
     assert value(after, "cosmoloc_offers_total", outcome="accepted") == 1
     assert value(after, "cosmoloc_offers_total", outcome="expired") == 0
     assert value(after, "cosmoloc_labs_online") == 2
+    # the citizen cancels the accepted order: the offer was accepted all the same, and a counter never goes down
+    assert citizen.post(f"/api/v1/orders/{offered['order_id']}/cancel").status_code == 200
+    cancelled = scrape(client)
+    assert value(cancelled, "cosmoloc_offers_total", outcome="accepted") == 1
+    assert value(cancelled, "cosmoloc_orders", status="cancelled") == 1
     assert ("cosmoloc_queue_depth", ()) in after and ("cosmoloc_sandbox_refusals_total", ()) in after
 
 
