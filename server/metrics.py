@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from server.multiproc import MULTIPROC_ENV
+
+log = logging.getLogger(__name__)
 
 REQUESTS = Counter("cosmoloc_http_requests", "HTTP requests answered, by method, URL rule and status",
                    ["method", "route", "status"])
@@ -66,6 +69,16 @@ class HubCollector(Collector):
         self.hub = hub
 
     def collect(self) -> Iterator[Any]:
+        try:
+            families = list(self._families())
+        except Exception as exc:  # a database or Redis that is away makes a scrape without these, never a 500
+            log.warning("metrics from the database are unavailable: %s", type(exc).__name__)
+            families = []
+        yield from families
+        yield GaugeMetricFamily("cosmoloc_database_metrics_up",
+                                "1 when this scrape could read the database's numbers, else 0", value=1 if families else 0)
+
+    def _families(self) -> Iterator[Any]:
         from sqlalchemy import func, select
 
         from server.db import utcnow

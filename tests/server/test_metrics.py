@@ -75,7 +75,7 @@ def test_orders_offers_labs_and_validations_are_reported(client: Any, make_user:
     assert value(after, "cosmoloc_offers_total", outcome="declined") == 1
     assert value(after, "cosmoloc_offers_total", outcome="accepted") == 1
     assert value(after, "cosmoloc_offers_total", outcome="expired") == 0
-    assert value(after, "cosmoloc_labs_online") == 2
+    assert value(after, "cosmoloc_labs_online") == 2 and value(after, "cosmoloc_database_metrics_up") == 1
     # the citizen cancels the accepted order: the offer was accepted all the same, and a counter never goes down
     assert citizen.post(f"/api/v1/orders/{offered['order_id']}/cancel").status_code == 200
     cancelled = scrape(client)
@@ -144,3 +144,18 @@ def test_a_refused_sandbox_is_counted(client: Any, tmp_path: Path) -> None:
         check_unstored(part, "cube.stl", "mm", Limits(), slots, wait_s=0.01)
     assert refused.value.status == 503 and refused.value.code == "busy"
     assert value(scrape(client), "cosmoloc_sandbox_refusals_total") - before == 1
+
+
+def test_a_scrape_without_the_database_still_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = _app(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
+    try:
+        samples = scrape(app.test_client())
+        assert value(samples, "cosmoloc_database_metrics_up") == 0
+        assert ("cosmoloc_queue_depth", ()) in samples and ("cosmoloc_orders", (("status", "matching"),)) not in samples
+    finally:
+        app.extensions["cosmoloc.hub"].close()
