@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from server import logging_setup
-from server.app import create_app
 from server.config import ConfigError, Settings
-from tests.conftest import ROOMY_LIMITS, ApiUser
+from tests.conftest import ApiUser
+from tests.server.opsapp import hub_app, local_redis
 from tests.server.orderflow import cube_stl
 
 
@@ -51,35 +51,26 @@ def test_an_unknown_log_format_stops_the_hub(tmp_path: Path) -> None:
 def test_background_validation_logs_under_the_id_of_the_upload(database_url: str, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
     """In-process background threads (not eager): the validation's log line carries the upload's id."""
-    settings = Settings.from_env(data_dir=tmp_path / "data", database_url=database_url, sweeper_interval_s=0,
-                                 secret_key="test-secret", limits=ROOMY_LIMITS)
-    app = create_app(settings)
-    try:
-        client = app.test_client()
-        designer = ApiUser(client, "designer")
-        caplog.set_level(logging.INFO, logger="server.designs.processing")
-        import io
+    import io
 
+    with hub_app(tmp_path, database_url, eager_tasks=False) as app:
+        designer = ApiUser(app.test_client(), "designer")
+        caplog.set_level(logging.INFO, logger="server.designs.processing")
         r = designer.post("/api/v1/designs", headers={"X-Request-Id": "upload-42"}, content_type="multipart/form-data",
                           data={"title": "Cube", "license": "CERN-OHL-S-2.0", "files": [(io.BytesIO(cube_stl()), "c.stl")]})
         assert r.status_code == 201 and r.headers["X-Request-Id"] == "upload-42"
         deadline = time.time() + 60
         while time.time() < deadline and not any("validated file" in rec.getMessage() for rec in caplog.records):
             time.sleep(0.1)
-        done = [rec for rec in caplog.records if "validated file" in rec.getMessage()]
-        assert done, "the file was not validated in time"
-        assert done[0].request_id == "upload-42" and done[0].threadName.startswith("cosmoloc-task-")
-    finally:
-        app.extensions["cosmoloc.hub"].close()
+    done = [rec for rec in caplog.records if "validated file" in rec.getMessage()]
+    assert done, "the file was not validated in time"
+    assert done[0].request_id == "upload-42" and done[0].threadName.startswith("cosmoloc-task-")
 
 
 def test_rq_tasks_run_under_the_id_of_the_request_that_queued_them(tmp_path: Path, monkeypatch: Any) -> None:
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/13"  # a database of its own: no other test's worker takes these jobs
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    import redis
+
+    url = local_redis(13)  # a database of its own: no other test's worker takes these jobs
     from server import tasks
     from server.hub import Hub
 

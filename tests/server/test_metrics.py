@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.app import create_app
-from server.config import Settings
-from tests.conftest import ROOMY_LIMITS
+from tests.server.opsapp import hub_app, local_redis, unreachable_postgres
 from tests.server.orderflow import BARCELONA, Lab, order, publish
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "cosmoloc.json"
@@ -84,23 +82,14 @@ def test_orders_offers_labs_and_validations_are_reported(client: Any, make_user:
     assert ("cosmoloc_queue_depth", ()) in after and ("cosmoloc_sandbox_refusals_total", ()) in after
 
 
-def _app(tmp_path: Path, database_url: str, **overrides: Any) -> Any:
-    settings = Settings.from_env(data_dir=tmp_path / "data", database_url=database_url, eager_tasks=True,
-                                 sweeper_interval_s=0, secret_key="test-secret", limits=ROOMY_LIMITS, **overrides)
-    return create_app(settings)
-
-
 def test_metrics_token_is_asked_for_when_set(database_url: str, tmp_path: Path) -> None:
-    app = _app(tmp_path, database_url, metrics_token="s3cret-scrape")
-    try:
+    with hub_app(tmp_path, database_url, metrics_token="s3cret-scrape") as app:
         client = app.test_client()
         r = client.get("/metrics")
         assert r.status_code == 401 and r.get_json()["code"] == "invalid_token"
         assert r.headers["Content-Type"] == "application/problem+json"
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert ("cosmoloc_labs_online", ()) in scrape(client, headers={"Authorization": "Bearer s3cret-scrape"})
-    finally:
-        app.extensions["cosmoloc.hub"].close()
 
 
 def dashboard_metrics() -> set[str]:
@@ -114,16 +103,9 @@ def test_every_metric_of_the_dashboard_is_served(client: Any, make_user: Any, da
                                                    tmp_path: Path) -> None:
     publish(make_user("designer"))  # one validation, so its labelled series exist
     names = {name for name, _ in scrape(client)}
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379 (the RQ queue's depth is read from it)")
-    app = _app(tmp_path / "rq", database_url, redis_url="redis://127.0.0.1:6379/0")
-    try:
-        names |= {name for name, _ in scrape(app.test_client())}
-    finally:
-        app.extensions["cosmoloc.hub"].close()
+    # the RQ queue's depth is read from Redis: a hub with one answers it
+    with hub_app(tmp_path / "rq", database_url, redis_url=local_redis()) as rq_app:
+        names |= {name for name, _ in scrape(rq_app.test_client())}
     wanted = dashboard_metrics()
     assert {"cosmoloc_http_requests_total", "cosmoloc_orders", "cosmoloc_offers_total", "cosmoloc_labs_online",
             "cosmoloc_queue_depth", "cosmoloc_sandbox_refusals_total", "cosmoloc_validations_total"} <= wanted
@@ -147,15 +129,7 @@ def test_a_refused_sandbox_is_counted(client: Any, tmp_path: Path) -> None:
 
 
 def test_a_scrape_without_the_database_still_answers(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:  # a loopback port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = _app(tmp_path, f"postgresql+psycopg://postgres@127.0.0.1:{port}/nowhere")
-    try:
+    with hub_app(tmp_path, unreachable_postgres()) as app:
         samples = scrape(app.test_client())
-        assert value(samples, "cosmoloc_database_metrics_up") == 0
-        assert ("cosmoloc_queue_depth", ()) in samples and ("cosmoloc_orders", (("status", "matching"),)) not in samples
-    finally:
-        app.extensions["cosmoloc.hub"].close()
+    assert value(samples, "cosmoloc_database_metrics_up") == 0
+    assert ("cosmoloc_queue_depth", ()) in samples and ("cosmoloc_orders", (("status", "matching"),)) not in samples
