@@ -52,7 +52,7 @@ def _serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
     from gunicorn.app.base import BaseApplication
 
     from server.config import Settings
-    from server.logging_setup import gunicorn_logconfig
+    from server.logging_setup import ACCESS_FORMAT, gunicorn_logconfig
     from server.multiproc import worker_exited
 
     settings = Settings.from_env()
@@ -70,6 +70,7 @@ def _serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
             self.cfg.set("control_socket", str(settings.data_dir / "gunicorn.ctl"))
             self.cfg.set("accesslog", "-" if access_log else None)
             self.cfg.set("logconfig_dict", gunicorn_logconfig(settings.log_format, access_log))
+            self.cfg.set("access_log_format", ACCESS_FORMAT)
             self.cfg.set("child_exit", lambda _arbiter, worker: worker_exited(worker.pid))
 
         def load(self) -> Any:

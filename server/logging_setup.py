@@ -53,6 +53,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         rid = getattr(record, "request_id", None) or request_id.get()
+        if rid in (None, "-") and record.name == "gunicorn.access":
+            rid = _access_request_id(record.args)
         out: dict[str, Any] = {
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -63,6 +65,20 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def _access_request_id(atoms: Any) -> str | None:
+    """The request id gunicorn's access record holds: the response's ``X-Request-Id`` header (its ``{...}o`` atom)."""
+    if not isinstance(atoms, dict):
+        return None
+    value = dict.get(atoms, "{x-request-id}o")
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return sane(value) if isinstance(value, str) else None
+
+
+#: gunicorn's default access line, then the request id (from the response's header)
+ACCESS_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 
 
 def formatter(log_format: str) -> logging.Formatter:

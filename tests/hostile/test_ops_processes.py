@@ -37,6 +37,8 @@ def test_counts_from_both_workers_are_summed(start_hub: Any) -> None:
             - value(base, "cosmoloc_http_requests_total", method="GET", route="/healthz", status="200")
         seen.add(counted)
     assert seen == {sent}
+    # the access log's lines end with each request's id
+    assert re.search(r'"GET /healthz HTTP/1.1" 200 .* [0-9a-f]{32}$', hub.log.read_text(), re.M)
     assert value(samples, "cosmoloc_labs_online") == 0 and ("cosmoloc_orders", (("status", "matching"),)) in samples
 
 
@@ -63,4 +65,5 @@ def test_json_logs_carry_the_request_id_into_background_work(start_hub: Any) -> 
     assert others == []  # every line the hub wrote is a JSON object, gunicorn's own and the access log too
     validated = [rec for rec in lines if "validated file" in rec["message"]]
     assert validated and validated[0]["request_id"] == "trace-me-1"
-    assert any(rec["logger"] == "gunicorn.access" for rec in lines)
+    access = [rec for rec in lines if rec["logger"] == "gunicorn.access" and "POST /api/v1/designs " in rec["message"]]
+    assert access and access[0]["request_id"] == "trace-me-1"  # the access line names the request id too
