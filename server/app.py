@@ -1,7 +1,6 @@
 """Application factory: assembles the hub from its parts and does no work of its own."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -26,7 +25,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         COSMOLOC=settings,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server import logging_setup
+
+    logging_setup.configure(settings.log_format)
 
     hub = Hub(settings)
     app.extensions["cosmoloc.hub"] = hub
@@ -39,8 +40,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
-    from server import edge, errors, ratelimits
+    from server import edge, errors, metrics, ratelimits
 
+    logging_setup.init_app(app)  # first: the edge's refusals are logged and counted with their request id
+    metrics.init_app(app)
     errors.init_app(app)
     ratelimits.init_app(app)
     edge.init_app(app)
@@ -72,6 +75,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from server import ledger
 
     ledger.init_app(app)
+    from server.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(metrics.bp)
 
     from server import web
 

@@ -1,4 +1,4 @@
-"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, demo, ledger."""
+"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, backup, restore, demo, ledger."""
 from __future__ import annotations
 
 import os
@@ -42,7 +42,7 @@ def validate_cmd(files: tuple[str, ...], unit: str, as_json: bool) -> None:
     sys.exit(code)
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
     """Run the hub under gunicorn's asyncio (ASGI) worker, the Flask app on threads behind a body buffer.
 
     Slow clients wait in each worker's event loop (server/asgi.py), not on the threads that serve
@@ -52,6 +52,8 @@ def _serve(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from server.config import Settings
+    from server.logging_setup import ACCESS_FORMAT, gunicorn_logconfig
+    from server.multiproc import worker_exited
 
     settings = Settings.from_env()
 
@@ -66,7 +68,10 @@ def _serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("max_requests", recycle)
             self.cfg.set("max_requests_jitter", max(recycle // 10, 1))
             self.cfg.set("control_socket", str(settings.data_dir / "gunicorn.ctl"))
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("accesslog", "-" if access_log else None)
+            self.cfg.set("logconfig_dict", gunicorn_logconfig(settings.log_format, access_log))
+            self.cfg.set("access_log_format", ACCESS_FORMAT)
+            self.cfg.set("child_exit", lambda _arbiter, worker: worker_exited(worker.pid))
 
         def load(self) -> Any:
             from server.asgi import create_asgi_app
@@ -90,6 +95,17 @@ def _default_base_url(host: str, port: int) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         shown = f"[{shown}]" if ":" in shown else shown
         os.environ["COSMOLOC_BASE_URL"] = f"http://{shown}:{port}"
+
+
+def _metrics_folder() -> None:
+    """Every worker writes its metrics beside the others' (summed at each scrape); each start begins at zero.
+
+    First thing a serving command does: prometheus-client must not be imported before the folder is named.
+    """
+    from server import multiproc
+    from server.config import Settings
+
+    multiproc.prepare(Settings.from_env().data_dir)
 
 
 def _prepare() -> None:
@@ -118,6 +134,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the hub (embedded default when nothing is configured)."""
     _require_hub()
     _default_base_url(host, port)
+    _metrics_folder()
     _prepare()
     _serve(host, port, workers)
 
@@ -132,6 +149,10 @@ def worker() -> None:
     from redis import Redis
     from rq import Queue, Worker
 
+    from server import multiproc
+    from server.config import Settings
+
+    multiproc.join(Settings.from_env().data_dir)  # a worker beside a hub on this host adds to its metrics
     _prepare()
     connection = Redis.from_url(url)
     Worker([Queue("cosmoloc", connection=connection)], connection=connection).work()
@@ -219,6 +240,76 @@ def import_designs(paths: tuple[str, ...], owner: str) -> None:
     sys.exit(1 if summary.skipped else 0)
 
 
+def _with_bar(label: str, work: Any) -> Any:
+    """Run ``work(progress, total)`` with a progress bar over the bytes of stored files (shown once the total is known)."""
+    bar: Any = None
+
+    def total(n: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=max(n, 1), label=label, file=sys.stderr)
+        bar.__enter__()
+
+    def step(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        return work(step, total)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@main.command()
+@click.argument("dest", type=click.Path(path_type=str))
+def backup(dest: str) -> None:
+    """Copy the database and the stored files to the folder DEST (new or empty), with a manifest of sha256s."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.backup import BackupError, make_backup
+    from server.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+        manifest = _with_bar("Copying files", lambda step, total: make_backup(settings, Path(dest), step, total))
+    except (BackupError, ConfigError, SQLAlchemyError, OSError) as exc:
+        click.echo(f"cosmoloc backup: {exc}", err=True)
+        sys.exit(2)
+    files = sum(1 for e in manifest["entries"] if e["path"].startswith("files/"))
+    click.echo(f"backup written to {dest}: the {manifest['database']['kind']} database "
+               f"(revision {manifest['database']['revision']}) and {files} stored files")
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=str))
+@click.option("--check", "check_only", is_flag=True, help="Only check the backup against its manifest; change nothing.")
+def restore(src: str, check_only: bool) -> None:
+    """Restore the backup SRC into this hub's fresh data dir and empty database (exit 2 if it fails its check)."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.backup import BackupError, check_backup, restore_backup
+    from server.config import ConfigError, Settings
+
+    try:
+        if check_only:
+            manifest = _with_bar("Checking", lambda step, total: check_backup(Path(src), step, total))
+            click.echo(f"{src}: a sound backup of {len(manifest['entries'])} files, made {manifest['created_at']}")
+            return
+        settings = Settings.from_env()
+        manifest = _with_bar("Restoring files", lambda step, total: restore_backup(settings, Path(src), step, total))
+    except (BackupError, ConfigError, SQLAlchemyError, OSError) as exc:
+        click.echo(f"cosmoloc restore: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"restored {src} (made {manifest['created_at']}) into {settings.data_dir}; "
+               "`cosmoloc serve` brings its schema up to date")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -231,6 +322,7 @@ def demo(host: str, port: int) -> None:
 
     os.environ.setdefault("COSMOLOC_POLL_INTERVAL_S", "3")  # demo agents answer within seconds
     _default_base_url(host, port)
+    _metrics_folder()
     _prepare()
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     seed(progress=say)
@@ -239,7 +331,11 @@ def demo(host: str, port: int) -> None:
     say(f"started {len(configs)} simulated lab agents (logs under the data dir's demo-agents/)")
     say(f"cosmoloc demo: http://{host}:{port}/")
     say("  designer: demo@cosmoloc.example / demo-lathe-kettle   operator: operator@cosmoloc.example / demo-lathe-kettle")
-    _serve(host, port, 1)
+    say("  what the orders go through is shown here (the access log is off: the agents' heartbeats would drown it)")
+    from server.activity import follow
+
+    follow(Settings.from_env().database_url, say)
+    _serve(host, port, 1, access_log=False)
 
 
 @main.group()

@@ -106,6 +106,12 @@ class Settings:
     trusted_proxies: int = 0
     # the bounds of DEFAULT_LIMITS, with any changes from COSMOLOC_LIMITS or overrides applied
     limits: dict[str, str] = field(default_factory=dict)
+    # /readyz answers 503 when the file store's disk has less free space than this
+    min_free_disk_mb: int = 1024
+    # a bearer token /metrics asks for (empty: open to whoever reaches it)
+    metrics_token: str = ""
+    # "text" (one readable line per record) or "json" (one JSON object per line)
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -123,6 +129,9 @@ class Settings:
             "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             "limits": parse_limits(os.environ.get("COSMOLOC_LIMITS", "")),
             "trusted_proxies": _int("COSMOLOC_TRUSTED_PROXIES", 0),
+            "min_free_disk_mb": _int("COSMOLOC_MIN_FREE_DISK_MB", 1024),
+            "metrics_token": os.environ.get("COSMOLOC_METRICS_TOKEN", ""),
+            "log_format": os.environ.get("COSMOLOC_LOG_FORMAT", "") or "text",
         }
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():
@@ -145,6 +154,8 @@ class Settings:
             self.data_dir.chmod(0o700)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'cosmoloc.sqlite3'}"
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"COSMOLOC_LOG_FORMAT must be text or json, got {self.log_format!r}")
         if self.max_upload_mb <= 0:
             raise ConfigError("COSMOLOC_MAX_UPLOAD_MB must be positive")
         for name, value in self.limits.items():

@@ -18,6 +18,9 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from server import logging_setup
+from server.metrics import QUEUE_DEPTH
+
 if TYPE_CHECKING:
     from server.hub import Hub
 
@@ -36,16 +39,23 @@ def _validate_file(hub: Hub, file_id: int) -> Any:
     def release_orders(session: Any, done_id: int, status: str) -> None:
         on_file_validated(session, done_id, status, hub.rules, utcnow())
 
+    from server.metrics import observe_validation
+
     reason = ""
     for attempt in range(1, VALIDATION_ATTEMPTS + 1):
+        started = time.perf_counter()
         try:
-            return validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            status = validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            observe_validation("upload", status, time.perf_counter() - started)
+            return status
         except Exception as exc:
             log.exception("validating file %s failed (attempt %d of %d)", file_id, attempt, VALIDATION_ATTEMPTS)
             reason = f"{type(exc).__name__}"
             if attempt < VALIDATION_ATTEMPTS:
                 time.sleep(0.5 * 2 ** (attempt - 1))
-    return mark_failed(hub.db, file_id, f"the check failed {VALIDATION_ATTEMPTS} times: {reason}", release_orders)
+    status = mark_failed(hub.db, file_id, f"the check failed {VALIDATION_ATTEMPTS} times: {reason}", release_orders)
+    observe_validation("upload", status and "error", 0.0)
+    return status
 
 
 def _resume_pending(hub: Hub) -> Any:
@@ -137,16 +147,20 @@ class InlineRunner:
             thread.start()
 
     def enqueue(self, name: str, *args: Any) -> None:
-        self.queue.put(fair_key(self.hub, name, args), (name, args))
+        # the task runs under the id of the request that queued it
+        self.queue.put(fair_key(self.hub, name, args), (name, args, logging_setup.request_id.get()))
+        QUEUE_DEPTH.set(len(self.queue))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             taken = self.queue.take(timeout=0.5)
             if taken is None:
                 continue
-            key, (name, args) = taken
+            QUEUE_DEPTH.set(len(self.queue))
+            key, (name, args, rid) = taken
             try:
-                self._run(name, args)
+                with logging_setup.bound(rid):
+                    self._run(name, args)
             finally:
                 self.queue.done(key)
 
@@ -230,7 +244,7 @@ class RQRunner:
         import json
 
         key = fair_key(self.hub, name, args) if self.hub is not None else "hub"
-        self.fair.put(key, json.dumps([name, list(args), attempt]))
+        self.fair.put(key, json.dumps([name, list(args), attempt, logging_setup.request_id.get()]))
         self.queue.enqueue("server.tasks.run_next_fair", job_timeout=600)
 
     def shutdown(self) -> None:
@@ -272,10 +286,13 @@ def run_next_fair() -> Any:
         return None
     name, args, *rest = json.loads(raw)
     attempt = int(rest[0]) if rest else 0
-    try:
-        return TASKS[name](hub, *args)
-    except Exception:
-        if attempt + 1 < FAIR_ATTEMPTS:
-            log.warning("task %s%r failed; queued again (run %d of %d)", name, tuple(args), attempt + 2, FAIR_ATTEMPTS)
-            hub.tasks.enqueue(name, *args, attempt=attempt + 1)
-        raise
+    rid = logging_setup.sane(rest[1]) if len(rest) > 1 and isinstance(rest[1], str) else None
+    with logging_setup.bound(rid):  # the id of the request that queued it, also on the task queued again
+        try:
+            return TASKS[name](hub, *args)
+        except Exception:
+            if attempt + 1 < FAIR_ATTEMPTS:
+                log.warning("task %s%r failed; queued again (run %d of %d)", name, tuple(args), attempt + 2,
+                            FAIR_ATTEMPTS)
+                hub.tasks.enqueue(name, *args, attempt=attempt + 1)
+            raise

@@ -1,6 +1,7 @@
 """Publishing, versioning, browsing and lineage of designs. Services flush; the request edge commits."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -42,10 +43,16 @@ def check_unstored(path: Path, filename: str, unit: str, limits: Limits, slots: 
     Waits ``wait_s`` seconds at most for a free sandbox, then raises a 503 ``busy`` with ``Retry-After``: strangers are
     never queued without bound behind each other.
     """
+    from server.metrics import SANDBOX_REFUSALS, observe_validation
+
     try:
         with slots.hold(wait_s):
-            return validate_isolated(path, filename, unit, limits, thumbnail=False)
+            started = time.perf_counter()
+            result = validate_isolated(path, filename, unit, limits, thumbnail=False)
+            observe_validation("check", str(result.report.get("status", "error")), time.perf_counter() - started)
+            return result
     except SandboxBusy:
+        SANDBOX_REFUSALS.inc()
         raise ApiError(503, "busy", "Every sandbox of the hub is checking a file; try again in a few seconds.",
                        headers={"Retry-After": str(max(1, min(30, limits.parse_seconds // 4)))}) from None
 
