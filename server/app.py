@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     ledger.init_app(app)
 
+    from server import notify
+
+    notify.init_app(app)
+
     from server import web
 
     web.init_app(app)  # web pages, CSRF on their forms, the site's error pages
