@@ -69,17 +69,21 @@ def lab_webhooks(lab_id: int) -> Any:
     error, new = "", None
     if request.method == "POST":
         try:
-            if request.form.get("remove"):
-                service.remove_endpoint(db(), lab.id, int(request.form["remove"]))
+            remove = request.form.get("remove")
+            if remove is not None:
+                if not remove.isdigit():
+                    raise ApiError(404, "not_found", "There is no such webhook.")
+                service.remove_endpoint(db(), lab_id, int(remove))
             else:
-                new = service.add_endpoint(db(), lab, request.form.get("url", ""), request.form.getlist("event"),
+                db().rollback()  # the URL's host is resolved next: no transaction held open through it
+                new = service.add_endpoint(db(), lab_id, request.form.get("url", ""), request.form.getlist("event"),
                                            _notify().allow_private_webhooks, utcnow())
             db().commit()
         except ApiError as exc:
             db().rollback()
             error = exc.detail
         if not error and new is None:
-            return redirect(url_for("notify_pages.lab_webhooks", lab_id=lab.id))
+            return redirect(url_for("notify_pages.lab_webhooks", lab_id=lab_id))
     return secret_page("notify/webhooks.html", lab=lab, error=error,
                        new=service.endpoint_json(new, with_secret=True) if new else None,
                        endpoints=[service.endpoint_json(e) for e in service.endpoints_of(db(), lab.id)],

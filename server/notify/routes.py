@@ -74,9 +74,10 @@ def list_webhooks(lab_id: int) -> Any:
 
 @bp.post("/fablabs/<int:lab_id>/webhooks")
 def add_webhook(lab_id: int) -> tuple[dict[str, Any], int]:
-    lab = _operated_lab(lab_id)
+    _operated_lab(lab_id)
     data = _body()
-    endpoint = service.add_endpoint(db(), lab, data.get("url"), data.get("events"),
+    db().rollback()  # the URL's host is resolved next: no transaction held open through it
+    endpoint = service.add_endpoint(db(), lab_id, data.get("url"), data.get("events"),
                                     _notify().allow_private_webhooks, utcnow())
     db().commit()
     return service.endpoint_json(endpoint, with_secret=True), 201

@@ -88,9 +88,13 @@ def parse_events(raw: Any) -> list[str]:
     return sorted(set(raw))
 
 
-def add_endpoint(session: Session, lab: Any, url: Any, events: Any, allow_private: bool,
+def add_endpoint(session: Session, lab_id: int, url: Any, events: Any, allow_private: bool,
                  now: dt.datetime) -> WebhookEndpoint:
-    """Register a URL for some of the lab's events (the caller checked the operator); 422 when refused."""
+    """Register a URL for some of the lab's events (the caller checked the operator); 422 when refused.
+
+    The URL's host is resolved before the session is used: the caller should have no transaction open,
+    so a slow name server holds no database lock.
+    """
     if not isinstance(url, str):
         raise invalid("url is a string.", {"url": ["required"]}, code="invalid_url")
     chosen = parse_events(events)
@@ -100,10 +104,10 @@ def add_endpoint(session: Session, lab: Any, url: Any, events: Any, allow_privat
         raise invalid(f"This URL cannot receive webhooks: {exc}.", {"url": [str(exc)]},
                       code="webhook_url_refused") from None
     count = session.scalar(select(func.count()).select_from(WebhookEndpoint)
-                           .where(WebhookEndpoint.fablab_id == lab.id, WebhookEndpoint.active.is_(True))) or 0
+                           .where(WebhookEndpoint.fablab_id == lab_id, WebhookEndpoint.active.is_(True))) or 0
     if count >= webhooks.MAX_ENDPOINTS_PER_LAB:
         raise ApiError(422, "too_many_webhooks", f"A lab may have at most {webhooks.MAX_ENDPOINTS_PER_LAB} webhooks.")
-    endpoint = WebhookEndpoint(fablab_id=lab.id, url=url, events=chosen, secret=webhooks.new_secret(),
+    endpoint = WebhookEndpoint(fablab_id=lab_id, url=url, events=chosen, secret=webhooks.new_secret(),
                                active=True, created_at=now)
     session.add(endpoint)
     session.flush()

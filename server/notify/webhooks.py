@@ -44,8 +44,12 @@ def check_form(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path with query) of an http(s) URL a webhook may be registered for."""
     if len(url) > MAX_URL_CHARS:
         raise RefusedUrl(f"the URL is longer than {MAX_URL_CHARS} characters")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise RefusedUrl("the URL is malformed") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise RefusedUrl("a webhook URL is http:// or https:// with a host")
     if parts.username or parts.password:
         raise RefusedUrl("a webhook URL carries no user name or password")
@@ -54,7 +58,7 @@ def check_form(url: str) -> tuple[str, str, int, str]:
     except ValueError:
         raise RefusedUrl("the URL's port is malformed") from None
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.scheme, parts.hostname, port, path
+    return parts.scheme, host, port, path
 
 
 def resolve_public(host: str, port: int, allow_private: bool) -> str:

@@ -102,7 +102,8 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(app, world):
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost/", "http://10.1.2.3/", "http://192.168.0.1/",
                                  "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[fc00::1]/",
                                  "http://100.64.0.1/", "http://0.0.0.0/", "http://[::ffff:127.0.0.1]/",
-                                 "ftp://example.org/", "http://user:pw@example.org/", "not a url"])
+                                 "ftp://example.org/", "http://user:pw@example.org/", "not a url", "http://[::1/",
+                                 "http://example.org:99999/", "http://%zz/"])
 def test_webhooks_inside_networks_are_refused(url):
     from server.notify import webhooks
 
@@ -146,6 +147,8 @@ def test_bad_registrations_and_the_bound_per_lab(app, world):
     assert {m.status_code for m in made} == {201}
     r = operator.post(base, json={"url": "http://127.0.0.1:1/x", "events": ["offer_made"]})
     assert r.status_code == 422 and r.get_json()["code"] == "too_many_webhooks"
+    r = operator.post(base, json={"url": "http://[::1/", "events": ["offer_made"]})
+    assert r.status_code == 422 and r.get_json()["code"] == "webhook_url_refused"
     first = made[0].get_json()["id"]
     assert operator.client.delete(f"{base}/{first}", headers=operator.headers).status_code == 204
     assert operator.client.delete(f"{base}/{first}", headers=operator.headers).status_code == 404
@@ -162,5 +165,6 @@ def test_the_dashboard_page_lists_webhooks_and_deliveries(app, client, world):
         assert page.status_code == 200 and b"whsec_" in page.data and page.headers["Cache-Control"] == "no-store"
         order(world["citizen"], world["design"])
         sender.delivery_round(hub, app.extensions["cosmoloc.notify"])
+        assert client.post(f"/dashboard/labs/{lab.id}/webhooks", data={"remove": "x"}).status_code == 200
         page = client.get(f"/dashboard/labs/{lab.id}/webhooks")
         assert b"offer.created" in page.data and b"sent" in page.data and b"whsec_" not in page.data
