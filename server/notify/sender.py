@@ -188,6 +188,7 @@ def start_rounds(hub: Any, notify: NotifySettings, interval_s: float) -> None:
               Periodic("notification delivery", interval_s, lambda: delivery_round(hub, notify))]
     for periodic in rounds:
         periodic.start()
+    hub.rounds.extend(rounds)
 
 
 def scan_round(hub: Any, now: dt.datetime | None = None) -> int:
