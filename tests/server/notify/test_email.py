@@ -116,3 +116,22 @@ def test_the_settings_page_says_when_email_is_off(app, client, make_user):
     assert r.status_code in (302, 303), r.data[:300]
     page = client.get("/settings/notifications")
     assert page.status_code == 200 and b"Email is off on this hub" in page.data
+
+
+def test_the_settings_page_sends_a_confirmation_link_and_saves_choices(app, client, make_user, inbox):
+    user = make_user("someone")
+    app.config["WTF_CSRF_ENABLED"] = False
+    assert client.post("/login", data={"email": user.email, "password": "correct horse battery"}).status_code in (302, 303)
+    page = client.get("/settings/notifications")
+    assert b"not confirmed yet" in page.data and b"Email is off" not in page.data
+    page = client.post("/settings/notifications", data={"action": "confirm"})
+    assert b"on its way" in page.data
+    assert b"less than an hour ago" in client.post("/settings/notifications", data={"action": "confirm"}).data
+    assert inbox.to(user.email) == []  # queued, not sent by the request
+    confirm_address(app, client, inbox, user)
+    assert b"confirmed." in client.get("/settings/notifications").data
+    page = client.post("/settings/notifications", data={"action": "save", "email_on": "on",
+                                                        "kind": ["design_remixed", "design_made"]})
+    assert b"Saved." in page.data
+    kinds = user.get("/api/v1/accounts/me/notifications").get_json()["kinds"]
+    assert {k for k, on in kinds.items() if on} == {"design_remixed", "design_made"}
