@@ -13,6 +13,7 @@ import json
 import logging
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -44,41 +45,60 @@ class Outcome:
         return cls(DeliveryState.PENDING, error, status)
 
 
-def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[int]:
-    """Take up to ``batch`` due deliveries for this process (marked ``sending`` for the lease)."""
+def claim(database: Database, now: dt.datetime, batch: int = BATCH) -> list[tuple[int, int]]:
+    """Take up to ``batch`` due deliveries for this process (marked ``sending`` for the lease).
+
+    Returns (id, attempt number) pairs: the attempt number is the claim's fencing token, so a sender
+    whose lease ran out (and whose delivery another process took) neither sends nor records it.
+    """
     with database.session() as session:
-        due = (select(Delivery.id).where(Delivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
-                                         Delivery.next_attempt_at <= now)
+        due = (select(Delivery.id, Delivery.attempts)
+               .where(Delivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+                      Delivery.next_attempt_at <= now)
                .order_by(Delivery.next_attempt_at, Delivery.id).limit(batch).with_for_update(skip_locked=True))
-        ids = list(session.scalars(due))
-        if ids:
-            session.execute(update(Delivery).where(Delivery.id.in_(ids))
+        claimed = [(row.id, row.attempts + 1) for row in session.execute(due)]
+        if claimed:
+            session.execute(update(Delivery).where(Delivery.id.in_([i for i, _ in claimed]))
                             .values(state=DeliveryState.SENDING, next_attempt_at=now + LEASE,
                                     attempts=Delivery.attempts + 1))
-    return ids
+    return claimed
+
+
+def _still_mine(database: Database, delivery_id: int, attempt: int, until: dt.datetime | None = None) -> bool:
+    """True while the claim holds (renewing its lease to ``until`` when given)."""
+    mine = (update(Delivery).where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENDING,
+                                   Delivery.attempts == attempt))
+    with database.session() as session:
+        done = session.execute(mine.values(next_attempt_at=until) if until else mine.values(attempts=attempt))
+        return bool(done.rowcount)
 
 
 def deliver_due(database: Database, notify: NotifySettings, secret_key: str, base_url: str,
                 now: dt.datetime | None = None) -> int:
     """One delivery round: send what is due; return how many were sent."""
     now = now or utcnow()
+    started = time.monotonic()
     sent = 0
-    for delivery_id in claim(database, now):
+    for delivery_id, attempt in claim(database, now):
+        # a slow mail server may have held the round past an earlier lease: each send renews its own first
+        current = now + dt.timedelta(seconds=time.monotonic() - started)
+        if not _still_mine(database, delivery_id, attempt, current + LEASE):
+            continue
         try:
-            outcome = _attempt(database, notify, secret_key, base_url, delivery_id, now)
+            outcome = _attempt(database, notify, secret_key, base_url, delivery_id, current)
         except Exception as exc:  # one broken delivery must not stop the round
             log.exception("delivery %s failed", delivery_id)
             outcome = Outcome.retry(f"{type(exc).__name__}")
-        _finish(database, delivery_id, outcome, now)
-        sent += outcome.state == DeliveryState.SENT
+        sent += _finish(database, delivery_id, attempt, outcome, current) and outcome.state == DeliveryState.SENT
     return sent
 
 
-def _finish(database: Database, delivery_id: int, outcome: Outcome, now: dt.datetime) -> None:
+def _finish(database: Database, delivery_id: int, attempt: int, outcome: Outcome, now: dt.datetime) -> bool:
+    """Record the attempt's outcome, unless another sender has taken the delivery since (False then)."""
     with database.session() as session:
         delivery = session.get(Delivery, delivery_id, with_for_update=True)
-        if delivery is None:
-            return
+        if delivery is None or delivery.state != DeliveryState.SENDING or delivery.attempts != attempt:
+            return False
         delivery.last_error, delivery.response_status = outcome.error[:500], outcome.status
         if outcome.state == DeliveryState.PENDING:
             if delivery.attempts > len(RETRY_DELAYS_S):
@@ -90,6 +110,7 @@ def _finish(database: Database, delivery_id: int, outcome: Outcome, now: dt.date
             delivery.state = outcome.state
             if outcome.state == DeliveryState.SENT:
                 delivery.sent_at = now
+        return True
 
 
 def _attempt(database: Database, notify: NotifySettings, secret_key: str, base_url: str, delivery_id: int,
