@@ -10,7 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["mesh_validation.py", "drawing_validation.py", "labs_orders.py", "quotes.py", "evidence_photos.py",
-              "ledger_verify.py", "metrics_scrape.py"]
+              "ledger_verify.py", "metrics_scrape.py", "notify_outbox.py"]
 
 
 def main() -> int:

@@ -80,6 +80,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics.bp)
 
+    from server import notify
+
+    notify.init_app(app)
+
     from server import web
 
     web.init_app(app)  # web pages, CSRF on their forms, the site's error pages

@@ -25,6 +25,7 @@ class Hub:
         self._sweeper: Any = None
         self._blob_sweeper: Any = None
         self._tidy: Any = None
+        self.rounds: list[Any] = []  # other features' Periodic rounds, stopped with the hub
 
     @property
     def upload_quota(self) -> Any:
@@ -77,7 +78,7 @@ class Hub:
         return self._tasks
 
     def close(self) -> None:
-        for thread in (self._sweeper, self._blob_sweeper, self._tidy):
+        for thread in (self._sweeper, self._blob_sweeper, self._tidy, *self.rounds):
             if thread is not None:
                 thread.stop()
         if self._tasks is not None:

@@ -6,5 +6,6 @@ from server.evidence.models import BuildPhoto, BuildReportRecord, ReceiptRecord 
 from server.fablabs.models import Fablab, Machine, MachineStateSample  # noqa: F401
 from server.idempotency import IdempotencyRecord  # noqa: F401
 from server.ledger.models import LedgerEvent, ValueChoice  # noqa: F401
+from server.notify.models import Delivery, Notification, NotifyPrefs, WebhookEndpoint  # noqa: F401
 from server.orders.models import Job, Order, OrderEvent  # noqa: F401
 from server.quotes.models import RateCardVersion  # noqa: F401

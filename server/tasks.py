@@ -69,9 +69,18 @@ def _resume_pending(hub: Hub) -> Any:
     return len(ids)
 
 
+def _deliver_notifications(hub: Hub) -> Any:
+    """One round of the notification sender (a worker at scale; hub processes also run it every few seconds)."""
+    from server.notify.config import NotifySettings
+    from server.notify.sender import delivery_round
+
+    return delivery_round(hub, NotifySettings.from_env())
+
+
 TASKS: dict[str, Callable[..., Any]] = {
     "validate_file": _validate_file,
     "resume_pending": _resume_pending,
+    "deliver_notifications": _deliver_notifications,
 }
 
 

@@ -22,6 +22,7 @@ from server.designs.models import Design, DesignFile, DesignTag, DesignVersion, 
 from server.errors import ApiError, invalid, not_found
 from server.input_rules import check_name, clean_filename
 from server.ledger import service as ledger
+from server.notify import outbox as notify_outbox
 from server.storage import BlobStore
 
 MAX_TAGS = 20
@@ -246,6 +247,7 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     session.flush()
     design_parents.store(session, design.id, parents)
     ledger.design_published(session, design, parents)
+    notify_outbox.design_remixed(session, design, [p[0] for p in parents], utcnow())
     return design
 
 

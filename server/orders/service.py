@@ -24,6 +24,7 @@ from server.designs.models import Design, DesignFile, ValidationStatus
 from server.errors import ApiError, invalid, not_found
 from server.fablabs.models import Fablab
 from server.ledger import receipts as ledger_receipts
+from server.notify import outbox as notify_outbox
 from server.orders import matching
 from server.orders.models import LIVE_JOB_STATES, Job, JobState, Order, OrderEvent, OrderStatus
 from server.orders.schemas import NewOrder
@@ -52,6 +53,7 @@ class Rules:
 def event(order: Order, kind: str, now: dt.datetime, **detail: Any) -> None:
     order.events.append(OrderEvent(kind=kind, at=now, detail=detail))
     order.updated_at = now
+    notify_outbox.order_event(order, kind, now, detail)
 
 
 def lock_order(session: Session, order_id: int, skip_locked: bool = False) -> Order | None:
