@@ -37,11 +37,11 @@ from benchmarks.bench_data import (  # noqa: E402
     pct,
     table,
 )
+from cosmoloc_contract.node import Heartbeat, MachineReport  # noqa: E402
 from design_commons import licences  # noqa: E402
 from server.fablabs import heartbeats, spatial  # noqa: E402
 from server.fablabs import service as fablabs  # noqa: E402
 from server.fablabs.models import Fablab  # noqa: E402
-from server.fablabs.schemas import Heartbeat, MachineReport  # noqa: E402
 from server.orders import matching  # noqa: E402
 from server.orders.models import Order  # noqa: E402
 

@@ -17,11 +17,14 @@ class Severity(enum.StrEnum):
     INFO = "info"
 
 
-class Status(enum.StrEnum):
+class ValidationStatus(enum.StrEnum):
     PENDING = "pending"
     PASSED = "passed"
     WARNINGS = "warnings"
     FAILED = "failed"
+
+
+Status = ValidationStatus  # the name the library's own modules use
 
 
 @dataclass

@@ -101,7 +101,7 @@ def jobs_cmd(ctx: click.Context, config_path: Path | None) -> None:
     """List the jobs offered to this lab, and the jobs in hand here."""
     runner = _runner(_load(ctx, config_path))
     try:
-        offered = [Job.from_json(j) for j in runner.client.jobs(state=JobState.OFFERED.value)]
+        offered = [Job.from_hub(j) for j in runner.client.jobs(state=JobState.OFFERED.value)]
     except HubUnavailable as exc:
         raise AgentUsageError(f"cannot reach the hub at {runner.config.hub}: {exc}") from None
     except HubRejected as exc:
@@ -145,7 +145,7 @@ def accept_cmd(ctx: click.Context, job_id: str, machine_key: str | None, config_
     if known is not None:
         raise Refused(f"job {job_id} is already {known.phase.value} here")
     try:
-        job = Job.from_json(runner.client.job(job_id))
+        job = Job.from_hub(runner.client.job(job_id))
     except HubUnavailable as exc:
         raise AgentUsageError(f"cannot reach the hub to read job {job_id}: {exc}") from None
     except HubRejected as exc:
@@ -181,7 +181,7 @@ def decline_cmd(ctx: click.Context, job_id: str, reason: str, config_path: Path 
     if known is not None:
         raise Refused(f"job {job_id} is already {known.phase.value} here")
     try:
-        job = Job.from_json(runner.client.job(job_id))
+        job = Job.from_hub(runner.client.job(job_id))
     except HubUnavailable:
         job = Job.from_json({"id": job_id, "state": "offered"})
     except HubRejected as exc:

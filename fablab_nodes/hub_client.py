@@ -4,6 +4,11 @@ Every call has a timeout (connect 5 s, read 30 s). Connection errors, timeouts, 
 retried a bounded number of times with exponential backoff and jitter, then raise
 :class:`HubUnavailable`; a 4xx answer raises :class:`HubRejected` at once (no retry). The run
 loop catches both: a hub that is down never ends it.
+
+Answers are read into the contract's models (cosmoloc_contract): a job is an
+:class:`~cosmoloc_contract.orders.Job`, a heartbeat's answer a
+:class:`~cosmoloc_contract.node.HeartbeatAnswer`. An answer that breaks the contract is a
+:class:`HubUnavailable` (like one that is not JSON): the agent acts on nothing it misread.
 """
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 
+from cosmoloc_contract import node
+from cosmoloc_contract import orders as contract
 from fablab_nodes import AGENT_NAME
 from fablab_nodes.config import Secret
 
@@ -26,6 +34,7 @@ log = logging.getLogger(__name__)
 API = "/api/v1/node"
 TIMEOUT = (5.0, 30.0)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+M = TypeVar("M", bound=BaseModel)
 
 
 class HubError(Exception):
@@ -86,32 +95,30 @@ class HubClient:
 
     # -- the endpoints -------------------------------------------------------------------
 
-    def heartbeat(self, machines: list[dict[str, Any]], agent: str = AGENT_NAME) -> dict[str, Any]:
-        """POST /heartbeat; returns ``{"server_time", "poll_interval_s", "offered_jobs"}``."""
-        return self._json("POST", "/heartbeat", json={"agent": agent, "machines": machines})
+    def heartbeat(self, machines: list[dict[str, Any]], agent: str = AGENT_NAME) -> node.HeartbeatAnswer:
+        """POST /heartbeat; the answer says how often to poll and how many jobs are offered."""
+        return self._answer(node.HeartbeatAnswer, "POST", "/heartbeat", json={"agent": agent, "machines": machines})
 
-    def jobs(self, state: str | None = None, max_pages: int = 20) -> list[dict[str, Any]]:
+    def jobs(self, state: str | None = None, max_pages: int = 20) -> list[contract.Job]:
         """GET /jobs (newest first), following pages up to ``max_pages`` of 100."""
-        items: list[dict[str, Any]] = []
+        items: list[contract.Job] = []
         for page in range(1, max_pages + 1):
             params: dict[str, Any] = {"page": page, "per_page": 100}
             if state:
                 params["state"] = state
-            data = self._json("GET", "/jobs", params=params)
-            batch = data.get("items", []) if isinstance(data, dict) else list(data)
-            items.extend(batch)
-            total = data.get("total") if isinstance(data, dict) else None
-            if not batch or not isinstance(total, int) or len(items) >= total:
+            batch = self._answer(contract.JobList, "GET", "/jobs", params=params)
+            items.extend(batch.items)
+            if not batch.items or len(items) >= batch.total:
                 break
         return items
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str) -> contract.Job:
         """GET /jobs/{id}."""
-        return self._json("GET", f"/jobs/{job_id}")
+        return self._answer(contract.Job, "GET", f"/jobs/{job_id}")
 
-    def report(self, job_id: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    def report(self, job_id: str, kind: str, body: dict[str, Any]) -> contract.Job:
         """POST /jobs/{id}/{kind} for kind in accept, decline, progress, complete, fail; returns the job."""
-        return self._json("POST", f"/jobs/{job_id}/{kind}", json=body)
+        return self._answer(contract.Job, "POST", f"/jobs/{job_id}/{kind}", json=body)
 
     def download(self, job_id: str, dest: Path) -> Download:
         """GET /jobs/{id}/file into ``dest`` (written to a ``.part`` file, then renamed), hashing as it goes."""
@@ -140,6 +147,14 @@ class HubClient:
             part.unlink(missing_ok=True)
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def _answer(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        data = self._json(method, path, **kwargs)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise HubUnavailable(f"{method} {path}: the hub's answer breaks the contract "
+                                 f"({exc.error_count()} errors; first: {exc.errors()[0]['loc']})") from None
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         def call() -> Any:

@@ -1,23 +1,18 @@
-"""A typed view of the hub's Job (API.md, "Node (agent) endpoints"), read leniently from its JSON."""
+"""The agent's view of the hub's Job (API.md, "Node (agent) endpoints").
+
+The hub client reads jobs as the contract's model (:class:`cosmoloc_contract.orders.Job`);
+:meth:`Job.from_hub` turns one into this view. :meth:`Job.from_json` reads the JSON kept in the
+agent's own records (the ledger), where a field may be missing.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from cosmoloc_contract import orders as contract
+from cosmoloc_contract.enums import JobState
 
-class JobState(StrEnum):
-    """Job states as the hub reports them."""
-
-    OFFERED = "offered"
-    ACCEPTED = "accepted"
-    IN_PRODUCTION = "in_production"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
-    UNKNOWN = "unknown"
+__all__ = ["GONE_STATES", "Job", "JobFile", "JobState", "Requirements"]
 
 
 # States in which the hub no longer wants the lab to make the part.
@@ -66,14 +61,17 @@ class Job:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
+    def from_hub(cls, answer: contract.Job) -> Job:
+        """The view of a job the hub answered (already checked against the contract)."""
+        return cls.from_json(answer.to_json())
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> Job:
-        """Build a Job from the hub's JSON; missing optional fields get neutral defaults."""
+        """Build a Job from a job's JSON; missing optional fields get neutral defaults, ``state`` is required
+        (ValueError when it is not a job state)."""
         f = data.get("file") or {}
         req = f.get("requirements") or {}
-        try:
-            state = JobState(data.get("state", "unknown"))
-        except ValueError:
-            state = JobState.UNKNOWN
+        state = JobState(data["state"])
         requirements = Requirements(
             processes=tuple(str(p) for p in req.get("processes") or ()),
             bbox_mm=_triple(req.get("bbox_mm")),

@@ -84,7 +84,7 @@ class DeliveryResult:
 class ReportSender(Protocol):
     """Anything that can send a report; :class:`fablab_nodes.hub_client.HubClient` does."""
 
-    def report(self, job_id: str, kind: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def report(self, job_id: str, kind: str, body: dict[str, Any]) -> object: ...
 
 
 def _now() -> str:

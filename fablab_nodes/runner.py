@@ -21,7 +21,7 @@ from typing import Any
 
 from fablab_nodes import AGENT_NAME, job_files
 from fablab_nodes.config import AcceptPolicy, AgentConfig
-from fablab_nodes.drivers import Driver, MachineStatus, make_driver
+from fablab_nodes.drivers import Driver, MachineState, make_driver
 from fablab_nodes.fitting import Fit, Stage, best_fit, check_machine
 from fablab_nodes.hub_client import HubClient, HubError, HubRejected, HubUnavailable
 from fablab_nodes.jobs import GONE_STATES, Job, JobState
@@ -158,7 +158,7 @@ class Runner:
                 status, queue = state.status, state.queue_length
             except Exception:
                 log.exception("machine %s: cannot read its state", key)
-                status, queue = MachineStatus.OFFLINE, 0
+                status, queue = MachineState.OFFLINE, 0
             cfg = driver.config
             out.append({"key": key, "state": status.value, "queue_length": queue + self.ledger.waiting_on(key),
                         "name": cfg.name, "process": cfg.process, "build_volume_mm": list(cfg.build_volume_mm),
@@ -169,23 +169,20 @@ class Runner:
         """POST the heartbeat and follow the poll interval the hub answers."""
         answer = self.client.heartbeat(self.machine_reports())
         self._hub_ok()
-        offered = answer.get("offered_jobs") if isinstance(answer, dict) else None
-        self._offered_hint = offered if isinstance(offered, int) and not isinstance(offered, bool) else None
-        refused = answer.get("machines_refused") if isinstance(answer, dict) else None
-        refused = [str(k) for k in refused] if isinstance(refused, list) else []
+        self._offered_hint = answer.offered_jobs
+        refused = answer.machines_refused or []
         if refused and refused != self._refused_machines:  # told once per change, not at every beat
             log.warning("the hub takes at most %s machines per lab; not added: %s (remove machines from the config)",
-                        answer.get("machines_limit"), ", ".join(refused))
+                        answer.machines_limit, ", ".join(refused))
         self._refused_machines = refused
-        interval = answer.get("poll_interval_s") if isinstance(answer, dict) else None
-        if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
-            self.poll_interval_s = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(interval)))
+        if answer.poll_interval_s > 0:
+            self.poll_interval_s = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, answer.poll_interval_s))
 
     def choose_machine(self, job: Job, require_free: bool = True, reserved: set[str] | None = None) -> Fit | None:
         """The machine for ``job`` (a Fit that is ok), or the Fit whose reason explains why none can."""
         fits = []
         for key, driver in self.drivers.items():
-            free = (driver.state().status is MachineStatus.IDLE and self.ledger.waiting_on(key) == 0
+            free = (driver.state().status is MachineState.IDLE and self.ledger.waiting_on(key) == 0
                     and key not in (reserved or set()))
             fit = check_machine(driver.config, job, free=free or not require_free)
             if fit.ok and require_free:
@@ -200,7 +197,7 @@ class Runner:
         last heartbeat's answer said no job is offered."""
         if self._offered_hint == 0:
             return
-        offers = [Job.from_json(j) for j in reversed(self.client.jobs(state=JobState.OFFERED.value))]
+        offers = [Job.from_hub(j) for j in reversed(self.client.jobs(state=JobState.OFFERED.value))]
         self._hub_ok()
         known = self.ledger.known_ids()
         reserved: set[str] = set()
@@ -231,7 +228,7 @@ class Runner:
             if lj.phase is Phase.ACCEPTING:
                 continue  # the accept's answer tells
             try:
-                state = Job.from_json(self.client.job(lj.job_id)).state
+                state = self.client.job(lj.job_id).state
             except HubRejected as exc:
                 if exc.status != 404:
                     raise
@@ -275,7 +272,7 @@ class Runner:
         if status is ReportStatus.DROPPED:
             # A crash after the hub took the accept and before it was marked sends it again: 409.
             try:
-                hub_job = Job.from_json(self.client.job(lj.job_id))
+                hub_job = Job.from_hub(self.client.job(lj.job_id))
             except HubRejected:
                 hub_job = None
             mine = hub_job is not None and hub_job.state in (JobState.ACCEPTED, JobState.IN_PRODUCTION) and (
@@ -315,7 +312,7 @@ class Runner:
         log.info("job %s: file %s checked (sha256 %s)", lj.job_id, dest.name, got.sha256[:12])
 
     def _start(self, lj: LocalJob, driver: Driver) -> None:
-        if driver.state().status is not MachineStatus.IDLE or lj.file_path is None:
+        if driver.state().status is not MachineState.IDLE or lj.file_path is None:
             return
         try:
             driver.start(lj.job, lj.file_path)

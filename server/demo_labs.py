@@ -16,13 +16,13 @@ from typing import TypedDict
 
 from sqlalchemy import select
 
+from cosmoloc_contract.fablabs import FablabIn, MachineIn
 from server.accounts import service as accounts
 from server.accounts.models import Account
 from server.config import Settings
 from server.fablabs import agent_config
 from server.fablabs import service as fablabs
 from server.fablabs.models import Fablab, LabKind
-from server.fablabs.schemas import FablabIn, MachineIn
 from server.hub import Hub
 
 OPERATOR_EMAIL = "operator@cosmoloc.example"

@@ -14,22 +14,16 @@ import json
 import math
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
-from pydantic import AfterValidator, Field
 from werkzeug.routing import IntegerConverter
 
+from cosmoloc_contract.fields import MAX_DB_INT, DbId, Name, no_control  # noqa: F401 (re-exported)
 from server.errors import invalid
 
-#: The largest value of an ``Integer`` column on PostgreSQL (ids, ``seq``, counts); SQLite holds more,
-#: but a value that only one of the two databases can store is refused on both.
-MAX_DB_INT = 2**31 - 1
 #: No JSON integer beyond a signed 64-bit value reaches a field: SQLite cannot bind it at all.
 MAX_JSON_INT = 2**63 - 1
-
-#: An id or a count in a request body or query: a positive ``Integer`` column value.
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -41,21 +35,10 @@ def refuse_nul(where: str, value: str) -> None:
                       code="invalid_text")
 
 
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("a name holds no control characters (line breaks, tabs, ...)")
-    return value
-
-
-#: A one-line name (titles, lab, machine and account names): control characters are refused, so a name
-#: can never break the line of a file it is written into (an agent's TOML, a log, a header).
-Name = Annotated[str, AfterValidator(_no_control)]
-
-
 def check_name(value: str, field: str, what: str) -> str:
     """``value`` as a one-line name, or 422 with ``field``'s error when it holds control characters."""
     try:
-        return _no_control(value)
+        return no_control(value)
     except ValueError:
         raise invalid(f"{what} holds a line break or another control character.",
                       {field: ["no control characters"]}) from None

@@ -1,130 +1,237 @@
-"""The HTTP contract as an OpenAPI 3 document, served at ``GET /api/v1/openapi.json``."""
+"""The HTTP contract as an OpenAPI 3.1 document, generated from the contract's models.
+
+Each API view declares its operation with :func:`operation` (placed right under the route
+decorator): a summary, who may call it (:class:`Auth`), its JSON body or multipart form, its
+query, its answers by status (a model of :mod:`cosmoloc_contract`, or :class:`Raw` bytes) and the
+problem+json refusals it may give. :func:`document` walks the app's URL map and builds the
+document from those declarations and pydantic's JSON Schema, so a route and its description
+cannot drift apart; a route under ``/api/v1`` without a declaration is missing from the document,
+which a test catches. Served at ``GET /api/v1/openapi.json``; ``/api/docs`` shows it (Swagger UI).
+"""
 from __future__ import annotations
 
-from typing import Any
+import enum
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from cosmoloc_contract.common import Problem
+from cosmoloc_contract.fields import MAX_DB_INT
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
-PROBLEM = {"description": "Problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+F = TypeVar("F", bound=Callable[..., Any])
+PREFIX = "/api/v1"
+REF = "#/components/schemas/{model}"
 
 
-def _json(schema: str, description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+class Auth(enum.StrEnum):
+    """Who may call an operation."""
+
+    NONE = "none"  # anyone
+    OPTIONAL = "optional"  # anyone; a personal token or session cookie may show more
+    PERSONAL = "personal"  # a personal token (clp_...); a read also takes the web session cookie
+    NODE = "node"  # a lab's node token (cln_...)
 
 
-def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
-        params: list[dict[str, Any]] | None = None, auth: bool = True) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {**responses, "4XX": PROBLEM}}
-    if body:
-        op["requestBody"] = body
+@dataclass(frozen=True)
+class Raw:
+    """An answer that is not a contract model: bytes of ``media_type`` (a download, a manifest, a picture)."""
+
+    media_type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    auth: Auth
+    answers: dict[int, type[BaseModel] | Raw | None]
+    body: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    idempotent: bool = False
+    body_optional: bool = False
+
+
+def operation(summary: str, *, auth: Auth, answers: dict[int, type[BaseModel] | Raw | None],
+              body: type[BaseModel] | None = None, form: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, errors: Iterable[int] = (),
+              idempotent: bool = False, body_optional: bool = False) -> Callable[[F], F]:
+    """Declare a view's operation for the document. ``answers`` maps a status to its model (None: no body);
+    ``errors`` lists the refusals beyond those the declaration implies (401 with auth, 404 with a path id,
+    422 with a body, form or query, 429 everywhere); ``body_optional``: an empty body is the model's defaults."""
+    op = Operation(summary, auth, dict(answers), body, form, query, tuple(errors), idempotent, body_optional)
+
+    def declare(view: F) -> F:
+        view.__contract__ = op  # type: ignore[attr-defined]
+        return view
+
+    return declare
+
+
+def declared(view: Callable[..., Any]) -> Operation | None:
+    """The operation a view declared, looking through decorators that wrapped it."""
+    while view is not None:
+        op = getattr(view, "__contract__", None)
+        if op is not None:
+            return op
+        view = getattr(view, "__wrapped__", None)  # type: ignore[assignment]
+    return None
+
+
+# -- the document -----------------------------------------------------------------------------
+
+SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
+    Auth.NONE: [],
+    Auth.OPTIONAL: [{}, {"personalToken": []}, {"sessionCookie": []}],
+    Auth.PERSONAL: [{"personalToken": []}],
+    Auth.NODE: [{"nodeToken": []}],
+}
+SECURITY_SCHEMES = {
+    "personalToken": {"type": "http", "scheme": "bearer",
+                      "description": "A personal API token (clp_...): POST /api/v1/auth/tokens, or the Tokens page."},
+    "nodeToken": {"type": "http", "scheme": "bearer",
+                  "description": "A lab's node token (cln_...): acts for one fablab, on /api/v1/node/... only."},
+    "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session",
+                      "description": "The web pages' session: reads through the API only, never writes."},
+}
+REFUSALS = {400: "Bad request", 401: "No valid credentials", 403: "Not yours to change",
+            404: "No such resource (or not yours to see)", 408: "The body came too slowly",
+            409: "The resource's state does not allow it", 413: "Too large", 422: "Invalid input",
+            429: "Too many requests: wait Retry-After seconds", 503: "Busy: try again after Retry-After seconds"}
+_ARG = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params: list[dict[str, Any]] = []
+    for converter, name in _ARG.findall(rule):
+        schema: dict[str, Any] = {"type": "string"}
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_DB_INT}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _ARG.sub(r"{\2}", rule), params
+
+
+def _problem() -> dict[str, Any]:
+    return {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+
+
+def _content(answer: type[BaseModel] | Raw, names: dict[Any, str]) -> dict[str, Any]:
+    if isinstance(answer, Raw):
+        return {answer.media_type: {"schema": {"type": "string", "format": "binary"}
+                                    if not answer.media_type.endswith("json") else {"type": "object"}}}
+    return {"application/json": {"schema": {"$ref": REF.format(model=names[(answer, "serialization")])}}}
+
+
+def _query_params(model: type[BaseModel], defs: dict[str, Any], names: dict[Any, str]) -> list[dict[str, Any]]:
+    schema = defs[names[(model, "validation")]]
+    required = set(schema.get("required", ()))
+    return [{"name": name, "in": "query", "required": name in required, "schema": prop}
+            for name, prop in schema.get("properties", {}).items()]
+
+
+def _operation(op: Operation, endpoint: str, path_params: list[dict[str, Any]], defs: dict[str, Any],
+               names: dict[Any, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": endpoint.replace(".", "_"), "summary": op.summary,
+                           "tags": [endpoint.split(".")[0].removesuffix("_api")], "security": SECURITY[op.auth]}
+    params = list(path_params)
+    if op.query is not None:
+        params += _query_params(op.query, defs, names)
+    if op.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "schema": {"type": "string", "maxLength": 200},
+                       "description": "The same key from the same account answers the first result again."})
     if params:
-        op["parameters"] = params
-    if not auth:
-        op["security"] = []
-    return op
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {"required": not op.body_optional, "content": {"application/json": {
+            "schema": {"$ref": REF.format(model=names[(op.body, "validation")])}}}}
+    elif op.form is not None:
+        out["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+            "schema": {"$ref": REF.format(model=names[(op.form, "validation")])}}}}
+    responses: dict[str, Any] = {}
+    for status, answer in op.answers.items():
+        description = answer.description if isinstance(answer, Raw) and answer.description else "OK"
+        if answer is None:
+            description = {204: "Done; no body", 304: "Not modified: If-None-Match named the ETag"}.get(status, "")
+        responses[str(status)] = {"description": description}
+        if answer is not None:
+            responses[str(status)]["content"] = _content(answer, names)
+    for status in sorted(refusals(op, bool(path_params))):
+        responses[str(status)] = {"description": REFUSALS.get(status, "Refused"), "content": _problem()}
+    out["responses"] = responses
+    return out
 
 
-def _q(name: str, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+def refusals(op: Operation, has_path_params: bool) -> set[int]:
+    """The problem+json statuses an operation documents: its own, and those its declaration implies."""
+    out = set(op.errors) | {429}
+    if op.auth in (Auth.PERSONAL, Auth.NODE):
+        out.add(401)
+    if has_path_params:
+        out.add(404)
+    if op.body is not None or op.form is not None or op.query is not None:
+        out.add(422)
+    if op.body is not None or op.form is not None:
+        out |= {400, 408, 413}
+    return out
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+def _operations(app: Flask) -> list[tuple[str, str, str, list[dict[str, Any]], Operation]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(PREFIX + "/"):
+            continue
+        op = declared(app.view_functions[rule.endpoint])
+        if op is None:
+            continue
+        path, params = _path(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((path, method.lower(), rule.endpoint, params, op))
+    return found
 
 
-MULTIPART_DESIGN = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["title", "license", "files"],
-    "properties": {"title": {"type": "string"}, "license": {"type": "string"}, "description": {"type": "string"},
-                   "tags": {"type": "string", "description": "comma-separated"},
-                   "derived_from": {"type": "integer"}, "unit": {"type": "string", "enum": ["mm", "cm", "m", "in"]},
-                   "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}
-
-SCHEMAS: dict[str, Any] = {
-    "Problem": {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "code": {"type": "string"}, "errors": {"type": "object"}}},
-    "Account": {"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": "string"},
-                                                 "name": {"type": "string"}}},
-    "Token": {"type": "object", "properties": {"token": {"type": "string"}}},
-    "Report": {"type": "object", "properties": {
-        "status": {"type": "string", "enum": ["pending", "passed", "warnings", "failed"]},
-        "issues": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "severity": {"type": "string", "enum": ["error", "warning", "info"]},
-            "message": {"type": "string"}, "hint": {"type": "string"}}}},
-        "metrics": {"type": "object"}}},
-    "File": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "filename": {"type": "string"},
-        "kind": {"type": "string", "enum": ["mesh", "drawing", "other"]}, "format": {"type": "string"},
-        "size_bytes": {"type": "integer"}, "sha256": {"type": "string"}, "unit": {"type": "string"},
-        "validation": {"$ref": "#/components/schemas/Report"}, "requirements": {"type": "object"},
-        "thumbnail_url": {"type": "string"}}},
-    "Design": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "title": {"type": "string"}, "description": {"type": "string"},
-        "tags": {"type": "array", "items": {"type": "string"}}, "license": {"type": "object"},
-        "owner": {"type": "object"}, "derived_from": {"type": "integer", "nullable": True},
-        "created_at": {"type": "string", "format": "date-time"}, "latest_version": {"type": "integer"},
-        "versions": {"type": "array", "items": {"type": "object", "properties": {
-            "number": {"type": "integer"}, "created_at": {"type": "string"}, "changelog": {"type": "string"},
-            "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}}}}},
-        "lineage": {"type": "object"}}},
-    "DesignList": {"type": "object", "properties": {
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Design"}},
-        "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
-}
-
-PATHS: dict[str, Any] = {
-    "/api/v1/accounts": {"post": _op("Create an account", {"201": _json("Account", "Created")}, {
-        "required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password", "name"],
-                                                                      "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "name": {"type": "string"}}}}}},
-        auth=False)},
-    "/api/v1/auth/tokens": {"post": _op("Exchange credentials for a personal token", {"201": _json("Token", "Created")}, {
-        "required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"],
-                                                                      "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}},
-        auth=False)},
-    "/api/v1/account/password": {"put": _op(
-        "Change the password: every web session of the account ends; personal tokens too if revoke_tokens",
-        {"200": {"description": "Changed", "content": {"application/json": {"schema": {"type": "object", "properties": {
-            "sessions_ended": {"type": "integer"}, "tokens_revoked": {"type": "integer"}}}}}}}, {
-        "required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["current_password", "new_password"],
-                                                                      "properties": {"current_password": {"type": "string"}, "new_password": {"type": "string"},
-                                                                                     "revoke_tokens": {"type": "boolean"}}}}}})},
-    "/api/v1/designs": {
-        "post": _op("Publish a design", {"201": _json("Design", "Created")}, MULTIPART_DESIGN),
-        "get": _op("Browse and search designs", {"200": _json("DesignList")},
-                   params=[_q("q"), _q("tag"), _q("process"), _q("license"), _q("page", "integer"), _q("per_page", "integer")],
-                   auth=False)},
-    "/api/v1/designs/{id}": {"get": _op("A design", {"200": _json("Design")}, params=[_path("id")], auth=False)},
-    "/api/v1/designs/{id}/versions": {"post": _op("Add a version (owner only)", {"201": _json("Design", "Created")}, {
-        "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
-            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}, "changelog": {"type": "string"},
-            "unit": {"type": "string"}}}}}}, params=[_path("id")])},
-    "/api/v1/designs/{id}/okh": {"get": _op("OKH-LOSH manifest", {"200": {"description": "TOML", "content": {"application/toml": {"schema": {"type": "string"}}}}},
-                                            params=[_path("id")], auth=False)},
-    "/api/v1/files/{id}": {"get": _op("A file with its report and requirements", {"200": _json("File")}, params=[_path("id")], auth=False)},
-    "/api/v1/files/{id}/content": {"get": _op("The bytes as uploaded (ETag = sha256)", {"200": {"description": "bytes", "content": {"application/octet-stream": {}}}},
-                                              params=[_path("id")], auth=False)},
-    "/api/v1/files/{id}/thumbnail.png": {"get": _op("Thumbnail", {"200": {"description": "PNG", "content": {"image/png": {}}}}, params=[_path("id")], auth=False)},
-    "/api/v1/files/{id}/manufacturing": {"get": _op("The canonical manufacturing file (STL or DXF in mm)", {"200": {"description": "bytes"}}, params=[_path("id")], auth=False)},
-    "/api/v1/validate": {"post": _op("Validate a file without storing it", {"200": _json("Report")}, {
-        "required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-            "file": {"type": "string", "format": "binary"}, "unit": {"type": "string"}}}}}}, auth=False)},
-}
-
-
-def document() -> dict[str, Any]:
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared operation under ``/api/v1`` of ``app``."""
+    found = _operations(app)
+    wanted: set[tuple[type[BaseModel], str]] = {(Problem, "serialization")}
+    for *_, op in found:
+        for model in (op.body, op.form, op.query):
+            if model is not None:
+                wanted.add((model, "validation"))
+        wanted |= {(a, "serialization") for a in op.answers.values() if isinstance(a, type)}
+    ordered = sorted(wanted, key=lambda pair: (pair[0].__module__, pair[0].__qualname__, pair[1]))
+    keyed, top = models_json_schema(ordered, ref_template=REF)  # type: ignore[arg-type]
+    defs: dict[str, Any] = top.get("$defs", {})
+    names = {pair: schema["$ref"].rsplit("/", 1)[-1] for pair, schema in keyed.items()}
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, endpoint, params, op in found:
+        paths.setdefault(path, {})[method] = _operation(op, endpoint, params, defs, names)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "cosmoloc hub API", "version": "1",
-                 "description": "Design global, manufacture local: the open-hardware commons and its fablab network."},
+                 "description": "Design global, manufacture local: the open-hardware commons and its fablab "
+                                "network. Errors are problem+json with a stable `code`; lists are pages of "
+                                "`items`; times are ISO 8601 UTC, lengths mm, distances km."},
         "servers": [{"url": "/"}],
-        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearer": []}],
-        "paths": PATHS,
+        "components": {"schemas": defs, "securitySchemes": SECURITY_SCHEMES},
+        "paths": dict(sorted(paths.items())),
     }
 
 
 @bp.get("/openapi.json")
+@operation("This document: the API as OpenAPI 3.1", auth=Auth.NONE,
+           answers={200: Raw("application/json", "The OpenAPI document")})
 def openapi_json() -> Any:
-    return jsonify(document())
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached = app.extensions.get("cosmoloc.openapi")
+    if cached is None:
+        cached = app.extensions["cosmoloc.openapi"] = document(app)
+    return jsonify(cached)

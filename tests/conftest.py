@@ -118,8 +118,13 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
                                  max_upload_mb=5, secret_key="test-secret", limits=ROOMY_LIMITS)
     application = create_app(settings)
     application.config["TESTING"] = True
+    from tests.cosmoloc_contract.answers import FAILURES, watch
+
+    watch(application)  # every answer a test provokes is held against the contract
     yield application
     application.extensions["cosmoloc.hub"].close()
+    failures = application.extensions[FAILURES]
+    assert not failures, "answers that break the contract:\n" + "\n".join(dict.fromkeys(failures))
 
 
 @pytest.fixture

@@ -25,13 +25,13 @@ def test_ruff_clean() -> None:
 
 
 def test_mypy_clean() -> None:
-    result = subprocess.run([_tool("mypy"), "design_commons", "fablab_nodes", "server"], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run([_tool("mypy"), "design_commons", "fablab_nodes", "cosmoloc_contract", "server"], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]
 
 
 def test_libraries_do_not_import_the_hub() -> None:
     pattern = re.compile(r"^\s*(import|from)\s+(flask|sqlalchemy|server)\b", re.M)
-    offenders = [str(p.relative_to(REPO)) for pkg in ("design_commons", "fablab_nodes")
+    offenders = [str(p.relative_to(REPO)) for pkg in ("design_commons", "fablab_nodes", "cosmoloc_contract")
                  for p in (REPO / pkg).rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []

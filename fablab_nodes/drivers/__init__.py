@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fablab_nodes.config import MachineConfig
-from fablab_nodes.drivers.base import Driver, JobProgress, MachineState, MachineStatus, RecordedDriver
+from fablab_nodes.drivers.base import Driver, JobProgress, MachineReading, MachineState, RecordedDriver
 from fablab_nodes.drivers.manual import ManualDriver
 from fablab_nodes.drivers.octoprint import OctoPrintDriver
 from fablab_nodes.drivers.simulated import SimulatedDriver
@@ -39,5 +39,5 @@ def make_driver(config: MachineConfig, db: StateDB) -> Driver:
     return _REGISTRY[config.driver](config, db)
 
 
-__all__ = ["Driver", "DriverFactory", "JobProgress", "MachineState", "MachineStatus", "ManualDriver",
+__all__ = ["Driver", "DriverFactory", "JobProgress", "MachineReading", "MachineState", "ManualDriver",
            "OctoPrintDriver", "RecordedDriver", "SimulatedDriver", "driver_names", "make_driver", "register_driver"]

@@ -10,32 +10,21 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cosmoloc_contract.enums import MachineState  # the states a heartbeat reports
 from fablab_nodes.config import MachineConfig
 from fablab_nodes.fitting import check_machine
 from fablab_nodes.jobs import Job
 from fablab_nodes.state_db import StateDB
 
 
-class MachineStatus(StrEnum):
-    """A machine's state as the hub knows them (DESIGN.md, "Machine")."""
-
-    IDLE = "idle"
-    BUSY = "busy"
-    PAUSED = "paused"
-    ERROR = "error"
-    OFFLINE = "offline"
-    MAINTENANCE = "maintenance"
-
-
 @dataclass(frozen=True)
-class MachineState:
+class MachineReading:
     """What a machine reports: status, jobs queued on it, loaded materials and build volume (x, y, z mm)."""
 
-    status: MachineStatus
+    status: MachineState
     queue_length: int
     materials: tuple[str, ...]
     build_volume_mm: tuple[float, float, float]
@@ -57,7 +46,7 @@ class Driver(Protocol):
 
     config: MachineConfig
 
-    def state(self) -> MachineState:
+    def state(self) -> MachineReading:
         """The machine's state now."""
         ...
 
@@ -108,13 +97,13 @@ class RecordedDriver(ABC):
                 return str(row["job_id"])
         return None
 
-    def state(self) -> MachineState:
-        status = MachineStatus.BUSY if self.running_job_id() else MachineStatus.IDLE
-        return MachineState(status=status, queue_length=0, materials=self.config.materials,
+    def state(self) -> MachineReading:
+        status = MachineState.BUSY if self.running_job_id() else MachineState.IDLE
+        return MachineReading(status=status, queue_length=0, materials=self.config.materials,
                             build_volume_mm=self.config.build_volume_mm)
 
     def can_make(self, job: Job) -> tuple[bool, str]:
-        fit = check_machine(self.config, job, free=self.state().status is MachineStatus.IDLE)
+        fit = check_machine(self.config, job, free=self.state().status is MachineState.IDLE)
         return fit.ok, fit.reason
 
     def start(self, job: Job, file_path: Path) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from fablab_nodes.config import MachineConfig, OctoPrintSettings
-from fablab_nodes.drivers.base import JobProgress, MachineState, MachineStatus
+from fablab_nodes.drivers.base import JobProgress, MachineReading, MachineState
 from fablab_nodes.drivers.octoprint_client import (
     OctoPrintClient,
     OctoPrintError,
@@ -57,17 +57,17 @@ _BUSY_FLAGS = ("printing", "cancelling", "finishing", "pausing", "resuming", "st
 _ENDED = ("done", "failed", "cancelled")
 
 
-def status_from_flags(flags: dict[str, Any]) -> MachineStatus:
+def status_from_flags(flags: dict[str, Any]) -> MachineState:
     """The machine state for OctoPrint's printer state flags (``/api/printer`` ``state.flags``)."""
     if flags.get("error"):
-        return MachineStatus.ERROR
+        return MachineState.ERROR
     if flags.get("closedOrError") or not flags.get("operational", False):
-        return MachineStatus.OFFLINE
+        return MachineState.OFFLINE
     if flags.get("paused"):
-        return MachineStatus.PAUSED
+        return MachineState.PAUSED
     if any(flags.get(f) for f in _BUSY_FLAGS) or not flags.get("ready", True):
-        return MachineStatus.BUSY
-    return MachineStatus.IDLE
+        return MachineState.BUSY
+    return MachineState.IDLE
 
 
 def volume_from_profiles(data: dict[str, Any]) -> tuple[float, float, float] | None:
@@ -104,7 +104,7 @@ class OctoPrintDriver:
         self.client = client or OctoPrintClient(settings.url, settings.api_key)
         self._volume_read_at = -math.inf
         self._last_percent: dict[str, float] = {}
-        self._last_status: MachineStatus | None = None
+        self._last_status: MachineState | None = None
         self._last_problem = ""
         self._slicing: dict[str, SliceRun] = {}
         self.upload_attempts = upload_attempts
@@ -115,20 +115,20 @@ class OctoPrintDriver:
 
     # -- state ----------------------------------------------------------------------------
 
-    def state(self) -> MachineState:
+    def state(self) -> MachineReading:
         status = self._status()
-        slicing = self._tidy(reachable=status is not MachineStatus.OFFLINE)
-        if status is not MachineStatus.OFFLINE:
+        slicing = self._tidy(reachable=status is not MachineState.OFFLINE)
+        if status is not MachineState.OFFLINE:
             self._refresh_volume()
-        if status is MachineStatus.IDLE and slicing:
-            status = MachineStatus.BUSY  # OctoPrint is idle, but the machine is taken by the job being sliced
+        if status is MachineState.IDLE and slicing:
+            status = MachineState.BUSY  # OctoPrint is idle, but the machine is taken by the job being sliced
         if status is not self._last_status:
             log.info("machine %s (OctoPrint %s): %s", self.config.key, self.settings.url, status.value)
             self._last_status = status
-        return MachineState(status=status, queue_length=0, materials=self.config.materials,
+        return MachineReading(status=status, queue_length=0, materials=self.config.materials,
                             build_volume_mm=self.config.build_volume_mm)
 
-    def _status(self) -> MachineStatus:
+    def _status(self) -> MachineState:
         self._answered = True
         try:
             printer = self.client.printer()
@@ -137,16 +137,16 @@ class OctoPrintDriver:
                 if str(exc) != self._last_problem:  # a bad API key, say: once, not every few seconds
                     log.warning("machine %s: %s", self.config.key, exc)
                     self._last_problem = str(exc)
-                return MachineStatus.OFFLINE
+                return MachineState.OFFLINE
             try:
                 job_state = str(self.client.job().get("state", ""))
             except OctoPrintError:
-                return MachineStatus.OFFLINE
-            return MachineStatus.ERROR if "error" in job_state.lower() else MachineStatus.OFFLINE
+                return MachineState.OFFLINE
+            return MachineState.ERROR if "error" in job_state.lower() else MachineState.OFFLINE
         except OctoPrintError as exc:
             log.debug("machine %s: %s", self.config.key, exc)
             self._answered = False
-            return MachineStatus.OFFLINE
+            return MachineState.OFFLINE
         self._last_problem = ""
         flags = (printer.get("state") or {}).get("flags") or {}
         return status_from_flags(flags)
@@ -168,7 +168,7 @@ class OctoPrintDriver:
             self.config = replace(self.config, build_volume_mm=volume)
 
     def can_make(self, job: Job) -> tuple[bool, str]:
-        free = self.state().status is MachineStatus.IDLE
+        free = self.state().status is MachineState.IDLE
         fit = check_machine(self.config, job, free=free)
         if not fit.ok:
             return fit.ok, fit.reason

@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cosmoloc_contract.enums import ValidationStatus
 from server.db import Base, utcnow
-
-
-class ValidationStatus(enum.StrEnum):
-    PENDING = "pending"
-    PASSED = "passed"
-    WARNINGS = "warnings"
-    FAILED = "failed"
 
 
 class Blob(Base):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from cosmoloc_contract import designs as contract
 from design_commons import okh
 from server.designs import schemas, service
 from server.designs.processing import queue_validation
@@ -23,6 +24,7 @@ from server.edge import (
     tracked_store,
 )
 from server.errors import invalid, not_found, problem
+from server.openapi import Auth, Raw, operation
 from server.ratelimits import validate_limit
 
 bp = Blueprint("designs_api", __name__, url_prefix="/api/v1")
@@ -42,6 +44,8 @@ def _full(design: Any) -> dict[str, Any]:
 
 
 @bp.post("/designs")
+@operation("Publish a design with its files (validated in the background)", auth=Auth.PERSONAL,
+           form=contract.DesignForm, answers={201: contract.Design}, errors=(409,), idempotent=True)
 @idempotent("designs")
 def publish() -> tuple[dict[str, Any], int]:
     account = current_account()
@@ -71,6 +75,8 @@ def _run_after_commit(response: Response) -> Response:
 
 
 @bp.post("/designs/<int:design_id>/versions")
+@operation("Add a version (its owner only)", auth=Auth.PERSONAL, form=contract.VersionForm,
+           answers={201: contract.Design}, errors=(403, 409), idempotent=True)
 @idempotent("versions")
 def new_version(design_id: int) -> tuple[dict[str, Any], int]:
     account = current_account()
@@ -83,6 +89,8 @@ def new_version(design_id: int) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/designs")
+@operation("Browse and search designs", auth=Auth.NONE, query=contract.DesignQuery,
+           answers={200: contract.DesignList})
 def list_designs() -> Any:
     page, per_page = page_args()
     args = request.args
@@ -92,11 +100,14 @@ def list_designs() -> Any:
 
 
 @bp.get("/designs/<int:design_id>")
+@operation("A design with its versions, files and lineage", auth=Auth.NONE, answers={200: contract.Design})
 def get_design(design_id: int) -> Any:
     return jsonify(_full(service.get_design(db(), design_id)))
 
 
 @bp.get("/designs/<int:design_id>/okh")
+@operation("The design's OKH-LOSH manifest", auth=Auth.NONE,
+           answers={200: Raw("application/toml", "OKH-LOSH manifest (TOML)")})
 def get_okh(design_id: int) -> Any:
     design = service.get_design(db(), design_id)
     body = _full(design)
@@ -107,17 +118,22 @@ def get_okh(design_id: int) -> Any:
 
 
 @bp.get("/files/<int:file_id>")
+@operation("A file with its validation report and requirements", auth=Auth.NONE,
+           answers={200: contract.DesignFile})
 def get_file(file_id: int) -> Any:
     return jsonify(schemas.file_json(service.get_file(db(), file_id)))
 
 
 @bp.get("/files/<int:file_id>/content")
+@operation("The file's bytes as uploaded (ETag: its sha256)", auth=Auth.NONE,
+           answers={200: Raw("application/octet-stream", "The bytes"), 304: None})
 def file_content(file_id: int) -> Response:
     row = service.get_file(db(), file_id)
     return send_blob(row.sha256, "application/octet-stream", row.filename)
 
 
 @bp.get("/files/<int:file_id>/thumbnail.png")
+@operation("The file's thumbnail", auth=Auth.NONE, answers={200: Raw("image/png", "PNG"), 304: None})
 def file_thumbnail(file_id: int) -> Response:
     row = service.get_file(db(), file_id)
     if not row.thumbnail_sha256:
@@ -126,6 +142,8 @@ def file_thumbnail(file_id: int) -> Response:
 
 
 @bp.get("/files/<int:file_id>/manufacturing")
+@operation("The canonical manufacturing file (binary STL or DXF, in mm)", auth=Auth.NONE,
+           answers={200: Raw("application/octet-stream", "STL or DXF"), 304: None})
 def file_manufacturing(file_id: int) -> Response:
     row = service.get_file(db(), file_id)
     if not row.canonical_sha256:
@@ -135,6 +153,8 @@ def file_manufacturing(file_id: int) -> Response:
 
 
 @bp.post("/validate")
+@operation("Validate a file without storing it", auth=Auth.NONE, form=contract.ValidateForm,
+           answers={200: contract.CheckedFile}, errors=(503,))
 @validate_limit
 def validate_upload() -> Any:
     upload = request.files.get("file")
@@ -147,5 +167,6 @@ def validate_upload() -> Any:
         settings = hub().settings
         result = service.check_unstored(path, upload.filename, unit, hub().limits, hub().sandboxes,
                                         settings.limit_int("sandbox_wait_s"))
-    return jsonify({**result.report, "file": upload.filename, "kind": result.kind, "format": result.format,
-                    "requirements": result.requirements})
+    return jsonify(contract.CheckedFile.model_validate({
+        **result.report, "file": upload.filename, "kind": result.kind, "format": result.format,
+        "requirements": result.requirements}).to_json())

@@ -1,8 +1,9 @@
-"""JSON shapes of designs and files (API.md: Design, File, Report)."""
+"""JSON shapes of designs and files (API.md: Design, File, Report), built through cosmoloc_contract.designs."""
 from __future__ import annotations
 
 from typing import Any
 
+from cosmoloc_contract import designs as contract
 from design_commons import licences
 from server.designs.models import Design, DesignFile, DesignVersion
 
@@ -14,7 +15,7 @@ def licence_json(licence_id: str) -> dict[str, Any]:
         return {"id": licence_id, "name": licence_id, "open": False, "commercial_use": False, "share_alike": False}
 
 
-def file_json(row: DesignFile) -> dict[str, Any]:
+def _file(row: DesignFile) -> dict[str, Any]:
     report = row.report or {"status": row.validation_status.value, "issues": [], "metrics": {}}
     out: dict[str, Any] = {
         "id": row.id,
@@ -38,9 +39,13 @@ def file_json(row: DesignFile) -> dict[str, Any]:
     return out
 
 
-def version_json(version: DesignVersion) -> dict[str, Any]:
-    return {"number": version.number, "created_at": version.created_at.isoformat(),
-            "changelog": version.changelog, "files": [file_json(f) for f in version.files]}
+def file_json(row: DesignFile) -> dict[str, Any]:
+    return contract.DesignFile.model_validate(_file(row)).to_json()
+
+
+def _version(version: DesignVersion) -> dict[str, Any]:
+    return {"number": version.number, "created_at": version.created_at,
+            "changelog": version.changelog, "files": [_file(f) for f in version.files]}
 
 
 def design_ref(design: Design) -> dict[str, Any]:
@@ -56,20 +61,20 @@ def _design_fields(design: Design) -> dict[str, Any]:
         "license": licence_json(design.license_id),
         "owner": {"id": design.owner.id, "name": design.owner.name},
         "derived_from": design.derived_from_id,
-        "created_at": design.created_at.isoformat(),
-        "updated_at": design.updated_at.isoformat(),
+        "created_at": design.created_at,
+        "updated_at": design.updated_at,
         "latest_version": max((v.number for v in design.versions), default=0),
     }
 
 
 def design_json(design: Design, derivatives: list[Design], ancestors: list[Design]) -> dict[str, Any]:
-    return {
+    return contract.Design.model_validate({
         **_design_fields(design),
-        "versions": [version_json(v) for v in design.versions],
+        "versions": [_version(v) for v in design.versions],
         "lineage": {"ancestors": [design_ref(d) for d in ancestors],
                     "derivatives": [design_ref(d) for d in derivatives]},
         "okh_url": f"/api/v1/designs/{design.id}/okh",
-    }
+    }).to_json()
 
 
 def design_summary(design: Design) -> dict[str, Any]:
@@ -77,8 +82,8 @@ def design_summary(design: Design) -> dict[str, Any]:
     latest = design.versions[-1] if design.versions else None
     thumb = next((f"/api/v1/files/{f.id}/thumbnail.png" for f in (latest.files if latest else [])
                   if f.thumbnail_sha256), None)
-    return {
+    return contract.DesignSummary.model_validate({
         **_design_fields(design),
-        "versions": [version_json(latest)] if latest else [],
+        "versions": [_version(latest)] if latest else [],
         "thumbnail_url": thumb,
-    }
+    }).to_json()

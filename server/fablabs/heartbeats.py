@@ -16,9 +16,10 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from cosmoloc_contract.fablabs import MachineIn
+from cosmoloc_contract.node import Heartbeat, MachineReport
 from server.errors import invalid, not_found
 from server.fablabs.models import AVAILABLE, Fablab, Machine, MachineState, MachineStateSample
-from server.fablabs.schemas import Heartbeat, MachineIn, MachineReport
 from server.fablabs.service import NODE_TOKEN_PREFIX, hash_token, is_online, new_machine
 
 HISTORY_KEEP = dt.timedelta(days=7)

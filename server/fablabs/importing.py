@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
 
+from cosmoloc_contract.fablabs import MachineIn
 from server.db import Database, utcnow
 from server.fablabs import geocoding
 from server.fablabs.models import Fablab, LabKind, Machine
-from server.fablabs.schemas import MachineIn
 from server.fablabs.service import Location, new_machine, place_lab
 
 BATCH_SIZE = 500

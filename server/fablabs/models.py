@@ -2,31 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cosmoloc_contract.enums import LabKind, MachineState
 from server.db import Base, str_enum, utcnow
-
-
-class LabKind(enum.StrEnum):
-    FABLAB = "fablab"
-    MAKERSPACE = "makerspace"
-    COOPERATIVE = "cooperative"
-    NONPROFIT = "nonprofit"
-    COMPANY = "company"
-    INDIVIDUAL = "individual"
-
-
-class MachineState(enum.StrEnum):
-    IDLE = "idle"
-    BUSY = "busy"
-    PAUSED = "paused"
-    ERROR = "error"
-    OFFLINE = "offline"
-    MAINTENANCE = "maintenance"
-
 
 # States in which a machine can take a job (busy ones queue it): what matching looks for, and what a
 # heartbeat watches for capacity appearing.

@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from cosmoloc_contract import fablabs as contract
+from cosmoloc_contract.enums import PROCESSES
 from server.db import utcnow
 from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate, public_base_url
 from server.errors import invalid
 from server.fablabs import okw, schemas, service
 from server.input_rules import finite_float
+from server.openapi import Auth, operation
 
 bp = Blueprint("fablabs_api", __name__, url_prefix="/api/v1")
 
@@ -25,11 +28,13 @@ def lab_json(lab: Any, distance_km: float | None = None, machines_listed: int | 
 
 
 @bp.post("/fablabs")
+@operation("Register a fablab and its machines; answers its node token, shown once", auth=Auth.PERSONAL,
+           body=contract.FablabIn, answers={201: contract.RegisteredFablab}, idempotent=True)
 @idempotent("fablabs")
 def register() -> tuple[dict[str, Any], int]:
     account = current_account()
-    lab, token = service.register(db(), account, json_body(schemas.FablabIn), _settings().limit_int("machines_per_lab"))
-    return {**lab_json(lab), "node_token": token}, 201
+    lab, token = service.register(db(), account, json_body(contract.FablabIn), _settings().limit_int("machines_per_lab"))
+    return contract.RegisteredFablab.model_validate({**lab_json(lab), "node_token": token}).to_json(), 201
 
 
 def _near_args() -> tuple[float, float, float] | None:
@@ -49,11 +54,13 @@ def _near_args() -> tuple[float, float, float] | None:
 
 
 @bp.get("/fablabs")
+@operation("The lab directory; with near, nearest first within radius_km", auth=Auth.NONE,
+           query=contract.DirectoryQuery, answers={200: contract.FablabList})
 def directory() -> Any:
     page, per_page = page_args()
     process = request.args.get("process") or None
-    if process and process not in schemas.PROCESSES:
-        raise invalid(f"process must be one of {', '.join(schemas.PROCESSES)}.", code="invalid_query")
+    if process and process not in PROCESSES:
+        raise invalid(f"process must be one of {', '.join(PROCESSES)}.", code="invalid_query")
     near = _near_args()
     # a directory entry lists at most machines_per_lab machines (older labs may hold more) beside a summary of all
     listed = _settings().limit_int("machines_per_lab")
@@ -65,37 +72,45 @@ def directory() -> Any:
 
 
 @bp.get("/fablabs/<int:lab_id>")
+@operation("A fablab and its machines", auth=Auth.NONE, answers={200: contract.Fablab})
 def get_lab(lab_id: int) -> Any:
     return jsonify(lab_json(service.get_lab(db(), lab_id)))
 
 
 @bp.patch("/fablabs/<int:lab_id>")
+@operation("Change a fablab (its operator only)", auth=Auth.PERSONAL, body=contract.FablabPatch,
+           answers={200: contract.Fablab}, errors=(403,))
 def update_lab(lab_id: int) -> Any:
     account = current_account()
     lab = service.get_lab(db(), lab_id)
     service.require_operator(lab, account)
-    lab = service.update(db(), account, lab, json_body(schemas.FablabPatch), utcnow(),
+    lab = service.update(db(), account, lab, json_body(contract.FablabPatch), utcnow(),
                          _settings().limit_int("machines_per_lab"))
     db().commit()
     return jsonify(lab_json(lab))
 
 
 @bp.post("/fablabs/<int:lab_id>/token")
+@operation("A new node token for the lab; the old one stops working (its operator only)",
+           auth=Auth.PERSONAL, answers={201: contract.NodeToken}, errors=(403,))
 def rotate_token(lab_id: int) -> Any:
     account = current_account()
     token = service.rotate_token(db(), account, service.get_lab(db(), lab_id))
     db().commit()
-    return jsonify({"node_token": token}), 201
+    return jsonify(contract.NodeToken(node_token=token).to_json()), 201
 
 
 @bp.get("/fablabs/<int:lab_id>/okw")
+@operation("The lab's Open Know-Where facility record", auth=Auth.NONE, answers={200: contract.OkwRecord})
 def okw_record(lab_id: int) -> Any:
     lab = service.get_lab(db(), lab_id)
     online = service.is_online(lab.last_seen_at, utcnow(), _settings().node_stale_after_s)
-    return jsonify(okw.facility_record(lab, online, public_base_url()))
+    return jsonify(contract.OkwRecord(okw.facility_record(lab, online, public_base_url())).to_json())
 
 
 @bp.get("/fablabs/<int:lab_id>/history")
+@operation("Recent machine states of the lab, oldest first", auth=Auth.NONE,
+           query=contract.HistoryQuery, answers={200: contract.MachineHistory})
 def machine_history(lab_id: int) -> Any:
     lab = service.get_lab(db(), lab_id)
     try:
@@ -105,4 +120,5 @@ def machine_history(lab_id: int) -> Any:
     if not 0 < hours <= 24 * 7:
         raise invalid("hours must be above 0 and at most 168 (a week).", code="invalid_query")
     since = utcnow() - dt.timedelta(hours=hours)
-    return jsonify({"since": since.isoformat(), "machines": service.history(db(), lab, since)})
+    return jsonify(contract.MachineHistory.model_validate({"since": since, "machines": service.history(db(), lab, since)})
+                   .to_json())

@@ -14,11 +14,11 @@ import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from cosmoloc_contract.fablabs import FablabIn, FablabPatch, MachineIn
 from server.accounts.models import Account
 from server.errors import ApiError, invalid, not_found
 from server.fablabs import geocoding, nearby, spatial
 from server.fablabs.models import Fablab, Machine, MachineStateSample
-from server.fablabs.schemas import FablabIn, FablabPatch, MachineIn
 
 NODE_TOKEN_PREFIX = "cln_"
 MAX_RADIUS_KM = spatial.EARTH_HALF_CIRCUMFERENCE_KM

@@ -2,39 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cosmoloc_contract.enums import JobState, OrderStatus
 from server.db import Base, str_enum, utcnow
-
-
-class OrderStatus(enum.StrEnum):
-    VALIDATING = "validating"
-    REJECTED = "rejected"
-    MATCHING = "matching"
-    UNMATCHED = "unmatched"
-    OFFERED = "offered"
-    ACCEPTED = "accepted"
-    IN_PRODUCTION = "in_production"
-    COMPLETED = "completed"
-    RECEIVED = "received"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-class JobState(enum.StrEnum):
-    OFFERED = "offered"
-    ACCEPTED = "accepted"
-    IN_PRODUCTION = "in_production"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
-
 
 LIVE_JOB_STATES = (JobState.OFFERED, JobState.ACCEPTED, JobState.IN_PRODUCTION)
 

@@ -5,10 +5,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from cosmoloc_contract import orders as contract
+from cosmoloc_contract.common import PageQuery
 from server.db import utcnow
 from server.designs.models import DesignFile
 from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
 from server.fablabs.service import resolve_location
+from server.openapi import Auth, operation
 from server.orders import matching, schemas, service
 
 bp = Blueprint("orders_api", __name__, url_prefix="/api/v1")
@@ -20,16 +23,19 @@ def rules() -> service.Rules:
 
 
 @bp.post("/orders")
+@operation("Place an order: matched to a nearby lab that can make it", auth=Auth.PERSONAL,
+           body=contract.NewOrder, answers={201: contract.Order}, errors=(409,), idempotent=True)
 @idempotent("orders")
 def place() -> tuple[dict[str, Any], int]:
     citizen = current_account()
-    body = json_body(schemas.NewOrder)
+    body = json_body(contract.NewOrder)
     where = resolve_location(body.delivery.latitude, body.delivery.longitude, body.delivery.address)
     order = service.place(db(), citizen, body, where, rules(), utcnow())
     return schemas.order_json(order), 201
 
 
 @bp.get("/orders")
+@operation("The caller's orders", auth=Auth.PERSONAL, query=PageQuery, answers={200: contract.OrderList})
 def my_orders() -> Any:
     page, per_page = page_args()
     rows, total = paginate(db(), service.citizen_orders(current_account()), page, per_page)
@@ -37,6 +43,8 @@ def my_orders() -> Any:
 
 
 @bp.get("/orders/<int:order_id>")
+@operation("An order (its citizen; the operator of its current lab)", auth=Auth.PERSONAL,
+           answers={200: contract.Order})
 def get_order(order_id: int) -> Any:
     account = current_account()
     order = service.get_for_viewer(db(), order_id, account)
@@ -44,6 +52,8 @@ def get_order(order_id: int) -> Any:
 
 
 @bp.get("/orders/<int:order_id>/candidates")
+@operation("The labs considered for the order, eligible first in rank order, with reasons",
+           auth=Auth.PERSONAL, answers={200: contract.CandidateList})
 def candidates(order_id: int) -> Any:
     account = current_account()
     order = service.get_for_viewer(db(), order_id, account)
@@ -52,10 +62,13 @@ def candidates(order_id: int) -> Any:
     ranked = matching.candidates(db(), order, file_row.requirements or {}, utcnow(), rules().stale_after_s,
                                  order.design.license_id)
     viewer_lab = service.lab_view(order, account)  # a lab sees its own entry, not the other labs' reasons
-    return jsonify({"items": [c.to_json() for c in ranked if viewer_lab is None or c.fablab_id == viewer_lab]})
+    shown = [c.to_json() for c in ranked if viewer_lab is None or c.fablab_id == viewer_lab]
+    return jsonify(contract.CandidateList.model_validate({"items": shown}).to_json())
 
 
 @bp.post("/orders/<int:order_id>/cancel")
+@operation("Cancel the order (not once in production)", auth=Auth.PERSONAL, answers={200: contract.Order},
+           errors=(409,))
 def cancel(order_id: int) -> Any:
     order = service.cancel(db(), service.lock_own(db(), order_id, current_account()), utcnow())
     db().commit()
@@ -63,6 +76,8 @@ def cancel(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/confirm")
+@operation("Confirm the order was received (once completed)", auth=Auth.PERSONAL,
+           answers={200: contract.Order}, errors=(409,))
 def confirm(order_id: int) -> Any:
     order = service.confirm(db(), service.lock_own(db(), order_id, current_account()), utcnow())
     db().commit()

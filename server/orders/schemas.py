@@ -1,89 +1,18 @@
-"""Request bodies and JSON shapes of orders and jobs (API.md: Order, Job)."""
+"""JSON shapes of orders and jobs (API.md: Order, Job), built through cosmoloc_contract.orders."""
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from server.fablabs.schemas import PROCESSES
-from server.input_rules import MAX_DB_INT, DbId
+from cosmoloc_contract import orders as contract
 from server.orders.models import Job, JobState, Order
 
 # A lab sees where to deliver once it has taken the job; before, only the area (and its distance).
 SEES_DELIVERY = (JobState.ACCEPTED, JobState.IN_PRODUCTION, JobState.COMPLETED)
 AREA_DECIMALS = 1  # the area an offered lab sees: the point rounded to 0.1 degree (about 11 km north-south)
 
-MAX_ORDER_DISTANCE_KM = 1000.0
-
-
-class Delivery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    address: str | None = Field(default=None, max_length=500)
-
-
-class NewOrder(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    design_id: DbId
-    file_id: DbId | None = None
-    quantity: int = Field(default=1, ge=1, le=10_000)
-    material: str = Field(min_length=1, max_length=64)
-    process: str | None = None
-    thickness_mm: float | None = Field(default=None, gt=0, le=1000)
-    delivery: Delivery
-    max_distance_km: float = Field(default=100.0, gt=0, le=MAX_ORDER_DISTANCE_KM)
-
-    @field_validator("material")
-    @classmethod
-    def _material(cls, v: str) -> str:
-        if not v.strip():  # "   " would be stored as an empty material that no lab lists
-            raise ValueError("say which material (it cannot be only spaces)")
-        return v.strip()
-
-    @field_validator("process")
-    @classmethod
-    def _process(cls, v: str | None) -> str | None:
-        if v is not None and v not in PROCESSES:
-            raise ValueError(f"process must be one of {', '.join(PROCESSES)}")
-        return v
-
-
-class AcceptBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    machine_key: str | None = Field(default=None, max_length=64)
-
-
-class ReasonBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class ProgressBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    percent: float = Field(ge=0, le=100, allow_inf_nan=False)
-    state: str | None = None
-    seq: int = Field(ge=1, le=MAX_DB_INT)  # the column is a 32-bit integer on PostgreSQL
-
-    @field_validator("state")
-    @classmethod
-    def _state(cls, v: str | None) -> str | None:
-        if v is not None and v != "in_production":
-            raise ValueError("state may only be 'in_production'")
-        return v
-
-
-class CompleteBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    note: str = Field(default="", max_length=2000)
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
-
 
 def job_summary(job: Job) -> dict[str, Any]:
-    return {"id": job.id, "state": job.state.value, "expires_at": _iso(job.expires_at),
+    return {"id": job.id, "state": job.state.value, "expires_at": job.expires_at,
             "machine_key": job.machine_key, "progress": job.progress}
 
 
@@ -119,7 +48,7 @@ def order_json(order: Order, lab_view: int | None = None) -> dict[str, Any]:
     lab = order.fablab
     exact = lab_view is None or (job is not None and job.fablab_id == lab_view and job.state in SEES_DELIVERY)
     events = [e for e in order.events if lab_view is None or _seen_by_lab(e.detail or {}, lab_view)]
-    return {
+    return contract.Order.model_validate({
         "id": order.id, "status": order.status.value, "design_id": order.design_id, "file_id": order.file_id,
         "quantity": order.quantity, "material": order.material, "process": order.process,
         "thickness_mm": order.thickness_mm,
@@ -129,9 +58,9 @@ def order_json(order: Order, lab_view: int | None = None) -> dict[str, Any]:
                    if lab is not None else None),
         "job": job_summary(job) if job is not None else None,
         "failed_attempts": order.failed_attempts,
-        "created_at": _iso(order.created_at), "updated_at": _iso(order.updated_at),
-        "events": [{"at": _iso(e.at), "kind": e.kind, "detail": e.detail} for e in events],
-    }
+        "created_at": order.created_at, "updated_at": order.updated_at,
+        "events": [{"at": e.at, "kind": e.kind, "detail": e.detail} for e in events],
+    }).to_json()
 
 
 def job_json(job: Job, size_bytes: int | None) -> dict[str, Any]:
@@ -141,13 +70,13 @@ def job_json(job: Job, size_bytes: int | None) -> dict[str, Any]:
     f = order.file
     design = order.design
     stem = f.filename.rsplit(".", 1)[0]
-    return {
+    return contract.Job.model_validate({
         **job_summary(job), "order_id": order.id, "quantity": order.quantity, "material": order.material,
         "process": order.process, "thickness_mm": order.thickness_mm, "distance_km": round(job.distance_km, 3),
         "delivery": delivery_json(order, job.state in SEES_DELIVERY),
-        "reason": job.reason or None, "created_at": _iso(job.created_at), "updated_at": _iso(job.updated_at),
+        "reason": job.reason or None, "created_at": job.created_at, "updated_at": job.updated_at,
         "design": {"id": design.id, "title": design.title, "license": design.license_id},
         "file": {"id": f.id, "filename": f"{stem}.{f.canonical_format or f.format}",
                  "format": f.canonical_format or f.format, "sha256": f.canonical_sha256 or f.sha256,
                  "size_bytes": size_bytes, "original_filename": f.filename, "requirements": f.requirements or {}},
-    }
+    }).to_json()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from cosmoloc_contract.orders import NewOrder
 from server.accounts.models import Account
 from server.config import DEFAULT_LIMITS
 from server.designs import service as designs
@@ -25,7 +26,6 @@ from server.errors import ApiError, invalid, not_found
 from server.fablabs.models import Fablab
 from server.orders import matching
 from server.orders.models import LIVE_JOB_STATES, Job, JobState, Order, OrderEvent, OrderStatus
-from server.orders.schemas import NewOrder
 
 MAX_FAILED_ATTEMPTS = 3
 UNMATCHED_RETRY = dt.timedelta(minutes=2)

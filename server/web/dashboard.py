@@ -10,12 +10,13 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from cosmoloc_contract.enums import PROCESSES
+from cosmoloc_contract.node import Heartbeat
 from server.db import utcnow
 from server.edge import content_disposition, db, public_base_url
 from server.errors import ApiError
 from server.fablabs import agent_config, heartbeats, schemas, service
 from server.fablabs.models import Fablab, LabKind
-from server.fablabs.schemas import Heartbeat
 from server.input_rules import finite_float
 from server.orders import lab_actions
 from server.orders import schemas as order_schemas
@@ -127,7 +128,7 @@ def fail_job(lab_id: int, job_id: int) -> Any:
 
 
 def _edit_context(lab: Fablab) -> dict[str, Any]:
-    return {"lab": lab_json(lab), "kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES,
+    return {"lab": lab_json(lab), "kinds": [k.value for k in LabKind], "processes": PROCESSES,
             "machines": [schemas.machine_json(m) for m in lab.machines], "blank_rows": 1}
 
 

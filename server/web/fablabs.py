@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template, request
 
+from cosmoloc_contract.enums import PROCESSES
 from server.db import utcnow
 from server.edge import db, page_number, paginate
 from server.errors import ApiError
@@ -51,7 +52,7 @@ def directory() -> Any:
     except ValueError:
         radius = service.DEFAULT_RADIUS_KM
     process = args.get("process") or None
-    if process not in schemas.PROCESSES:
+    if process not in PROCESSES:
         process = None
     error, centre = None, None
     try:
@@ -67,7 +68,7 @@ def directory() -> Any:
         labs = [lab_json(lab, machines_listed=0) for lab in rows]
     status = 422 if error else 200
     return render_template("fablabs/directory.html", labs=labs, total=total, page=page,
-                           pages=max(1, -(-total // PER_PAGE)), args=args, processes=schemas.PROCESSES,
+                           pages=max(1, -(-total // PER_PAGE)), args=args, processes=PROCESSES,
                            centre=centre, radius=radius, error=error), status
 
 
@@ -87,7 +88,7 @@ def lab(lab_id: int) -> Any:
 @bp.route("/fablabs/new", methods=["GET", "POST"])
 @sign_in_required
 def register() -> Any:
-    context: dict[str, Any] = {"kinds": [k.value for k in LabKind], "processes": schemas.PROCESSES, "machines": [],
+    context: dict[str, Any] = {"kinds": [k.value for k in LabKind], "processes": PROCESSES, "machines": [],
                                "blank_rows": 2}
     if request.method == "GET":
         return render_template("fablabs/new.html", form={"accepting_orders": "on"}, **context)

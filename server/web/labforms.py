@@ -6,8 +6,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import MultiDict
 
+from cosmoloc_contract.fablabs import FablabIn, FablabPatch, MachineIn
 from server.errors import invalid
-from server.fablabs.schemas import FablabIn, FablabPatch, MachineIn
 from server.input_rules import finite_float
 
 MAX_ROWS = 50

@@ -7,6 +7,7 @@ from flask import redirect, render_template, request, url_for
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from cosmoloc_contract.orders import NewOrder
 from server.db import utcnow
 from server.designs import service as designs
 from server.designs.models import Design
@@ -39,7 +40,7 @@ def _number(values: MultiDict[str, str], name: str, kind: type, default: Any = N
     return value
 
 
-def parse_order_form(values: MultiDict[str, str], design: Design) -> tuple[schemas.NewOrder, Any]:
+def parse_order_form(values: MultiDict[str, str], design: Design) -> tuple[NewOrder, Any]:
     """The order form as the API's body, and the delivery place; ApiError in plain words when wrong."""
     lat = _number(values, "latitude", float)
     lon = _number(values, "longitude", float)
@@ -53,7 +54,7 @@ def parse_order_form(values: MultiDict[str, str], design: Design) -> tuple[schem
             "delivery": {"latitude": lat, "longitude": lon, "address": address},
             "max_distance_km": _number(values, "max_distance_km", float, 100.0)}
     try:
-        order = schemas.NewOrder.model_validate(body)
+        order = NewOrder.model_validate(body)
     except ValidationError as exc:
         fields = [str(e["loc"][0]) for e in exc.errors() if e["loc"]]
         words = [FIELD_WORDS.get(f, f"{f.replace('_', ' ')} is not valid.") for f in dict.fromkeys(fields)]

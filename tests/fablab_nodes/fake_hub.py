@@ -2,7 +2,9 @@
 
 A real ``http.server`` on 127.0.0.1 (ephemeral port) in a thread, with in-memory state. It can
 go down (:meth:`FakeHub.stop`: connections are refused), answer 503 to everything
-(``hub.mode = "503"``) and come back on the same port (:meth:`FakeHub.start`).
+(``hub.mode = "503"``) and come back on the same port (:meth:`FakeHub.start`). Its jobs, answers
+and the bodies it accepts are the contract's models (cosmoloc_contract), as the real hub's are:
+a body the hub would refuse is a 422 here too, and every answer is what the hub's would be.
 """
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+from cosmoloc_contract import node
+from cosmoloc_contract import orders as contract
+from cosmoloc_contract.common import Problem
+from cosmoloc_contract.designs import Requirements
+from cosmoloc_contract.enums import JobState
 
 PREFIX = "/api/v1/node"
 LIVE = ("accepted", "in_production")
@@ -36,6 +46,7 @@ class FakeHub:
         self.requests: list[tuple[str, str]] = []
         self.last_seq: dict[str, int] = {}
         self.mode = "up"
+        self.check_answers = True  # False: jobs are answered as stored, even when a test broke their shape
         self.port = 0
         self._ids = itertools.count(101)
         self._server: ThreadingHTTPServer | None = None
@@ -76,20 +87,21 @@ class FakeHub:
         """Offer a new job to the lab; ``sha256`` overrides the true hash of ``content``."""
         with self.lock:
             job_id = str(next(self._ids))
-            requirements: dict[str, Any] = {"processes": list(processes), "bbox_mm": list(bbox_mm),
-                                            "volume_mm3": volume_mm3}
-            if sheet_mm:
-                requirements["sheet_mm"] = list(sheet_mm)
-            job = {
-                "id": int(job_id), "order_id": int(job_id) + 1000, "state": "offered",
-                "expires_at": (datetime.now(UTC) + timedelta(minutes=15)).isoformat(),
-                "machine_key": machine_key, "quantity": quantity, "material": material, "distance_km": 3.2,
-                "progress": None, "design": {"id": 7, "title": f"Part {job_id}", "license": "CERN-OHL-S-2.0"},
-                "file": {"id": int(job_id) + 500, "filename": f"part-{job_id}.stl", "format": "stl",
-                         "sha256": sha256 or hashlib.sha256(content).hexdigest(), "size_bytes": len(content),
-                         "requirements": requirements},
-                "decline_reason": None, "fail_reason": None,
-            }
+            now = datetime.now(UTC)
+            job = contract.Job(
+                id=int(job_id), order_id=int(job_id) + 1000, state=JobState.OFFERED,
+                expires_at=now + timedelta(minutes=15), machine_key=machine_key, progress=None, quantity=quantity,
+                material=material, process=None, thickness_mm=None, distance_km=3.2,
+                delivery=contract.DeliveryPlace(latitude=41.4, longitude=2.2, address=None, approximate=True),
+                reason=None, created_at=now, updated_at=now,
+                design=contract.JobDesign(id=7, title=f"Part {job_id}", license="CERN-OHL-S-2.0"),
+                file=contract.JobFile(
+                    id=int(job_id) + 500, filename=f"part-{job_id}.stl", format="stl",
+                    sha256=sha256 or hashlib.sha256(content).hexdigest(), size_bytes=len(content),
+                    original_filename=f"part-{job_id}.stl",
+                    requirements=Requirements(processes=list(processes), bbox_mm=list(bbox_mm), volume_mm3=volume_mm3,
+                                              **({"sheet_mm": list(sheet_mm)} if sheet_mm else {}))),
+            ).to_json()
             self.jobs[job_id] = job
             self.files[job_id] = content
             return job
@@ -120,31 +132,42 @@ class FakeHub:
                 return _problem(404, "not_found", "no such job")
             job = self.jobs[parts[1]]
             if len(parts) == 2 and method == "GET":
-                return 200, job, {}
+                return 200, _job(job) if self.check_answers else job, {}
             if len(parts) == 3 and method == "GET" and parts[2] == "file":
                 if job["state"] not in (*LIVE, "completed"):
                     return _problem(409, "not_accepted", "accept the job first")
                 content = self.files[parts[1]]
                 etag = self.etags.get(parts[1], hashlib.sha256(content).hexdigest())
                 return 200, content, {"ETag": f'"{etag}"'}
-            if len(parts) == 3 and method == "POST":
+            if len(parts) == 3 and method == "POST" and parts[2] in BODIES:
+                try:
+                    BODIES[parts[2]].model_validate(body or {})
+                except ValidationError as exc:
+                    return _problem(422, "invalid_input", str(exc))
                 return self._report(parts[1], job, parts[2], body or {})
             return _problem(404, "not_found", "no such endpoint")
 
-    def _heartbeat(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    def _heartbeat(self, body: Any) -> tuple[int, Any, dict[str, str]]:
+        try:
+            beat = node.Heartbeat.model_validate(body)
+        except ValidationError as exc:
+            return _problem(422, "invalid_input", str(exc))
         self.heartbeats.append(body)
-        for m in body.get("machines", []):
-            self.machines.setdefault(m["key"], {}).update(m)
+        for m in beat.machines:
+            self.machines.setdefault(m.key, {}).update(m.model_dump(mode="json", exclude_unset=True))
         offered = sum(1 for j in self.jobs.values() if j["state"] == "offered")
-        return 200, {"server_time": datetime.now(UTC).isoformat(), "poll_interval_s": self.poll_interval_s,
-                     "offered_jobs": offered}, {}
+        answer = node.HeartbeatAnswer(server_time=datetime.now(UTC), poll_interval_s=self.poll_interval_s,
+                                      offered_jobs=offered)
+        return 200, answer.to_json(), {}
 
     def _list(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         items = [j for j in sorted(self.jobs.values(), key=lambda j: -j["id"])
                  if not query.get("state") or j["state"] == query["state"]]
         page, per_page = int(query.get("page", 1)), int(query.get("per_page", 20))
         chunk = items[(page - 1) * per_page: page * per_page]
-        return 200, {"items": chunk, "page": page, "per_page": per_page, "total": len(items)}, {}
+        page_of_jobs = contract.JobList(items=[contract.Job.model_validate(j) for j in chunk], page=page,
+                                        per_page=per_page, total=len(items))
+        return 200, page_of_jobs.to_json(), {}
 
     def _report(self, job_id: str, job: dict[str, Any], kind: str, body: dict[str, Any]) -> tuple[int, Any, dict]:
         state = job["state"]
@@ -154,33 +177,45 @@ class FakeHub:
             if kind == "accept":
                 job["state"], job["machine_key"] = "accepted", body.get("machine_key") or job["machine_key"]
             else:
-                job["state"], job["decline_reason"] = "declined", body.get("reason")
+                job["state"], job["reason"] = "declined", body.get("reason")
         elif kind == "progress":
             if state not in LIVE:
                 return _problem(409, "not_in_production", f"job is {state}")
             if int(body["seq"]) <= self.last_seq.get(job_id, 0):
-                return 200, job, {}  # an old seq: ignored
+                return 200, _job(job), {}  # an old seq: ignored
             self.last_seq[job_id] = int(body["seq"])
             job["state"], job["progress"] = body.get("state") or "in_production", body["percent"]
         elif kind == "complete":
             if state == "completed":
-                return 200, job, {}
+                return 200, _job(job), {}
             if state not in LIVE:
                 return _problem(409, "not_in_production", f"job is {state}")
             job["state"], job["progress"] = "completed", 100
         elif kind == "fail":
             if state not in LIVE:
                 return _problem(409, "not_in_production", f"job is {state}")
-            job["state"], job["fail_reason"] = "failed", body.get("reason")
+            job["state"], job["reason"] = "failed", body.get("reason")
         else:
             return _problem(404, "not_found", "no such endpoint")
+        job["updated_at"] = datetime.now(UTC).isoformat()
         self.received.append((job_id, kind, body))
-        return 200, job, {}
+        return 200, _job(job), {}
+
+
+#: the bodies of a job's reports, as the hub reads them
+BODIES: dict[str, type[BaseModel]] = {"accept": node.AcceptBody, "decline": node.ReasonBody,
+                                      "progress": node.ProgressBody, "complete": node.CompleteBody,
+                                      "fail": node.ReasonBody}
+
+
+def _job(job: dict[str, Any]) -> dict[str, Any]:
+    """The job as the hub answers it: through the contract's model, so a state the fake set wrongly shows."""
+    return contract.Job.model_validate(job).to_json()
 
 
 def _problem(status: int, code: str, detail: str) -> tuple[int, Any, dict[str, str]]:
-    return status, {"type": "about:blank", "title": code, "status": status, "detail": detail, "code": code}, {
-        "Content-Type": "application/problem+json"}
+    problem = Problem(type=f"https://cosmoloc.org/problems/{code}", title=code, status=status, detail=detail, code=code)
+    return status, problem.to_json(), {"Content-Type": "application/problem+json"}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cosmoloc_contract.enums import JobState
 from fablab_nodes.config import Secret
 from fablab_nodes.hub_client import HubClient, HubRejected, HubUnavailable
 from fablab_nodes.outbox import Outbox, ReportKind, ReportStatus
@@ -46,6 +47,21 @@ def test_4xx_problem_becomes_hub_rejected_without_retry(hub: FakeHub) -> None:
     assert (caught.value.status, caught.value.code) == (409, "not_offered")
     assert caught.value.detail == "job is withdrawn"
     assert len(hub.requests) == 1 and client.waits == []  # type: ignore[attr-defined]
+
+
+def test_jobs_are_read_as_the_contract_says(hub: FakeHub) -> None:
+    job = hub.add_job(material="PETG", bbox_mm=(30, 20, 10))
+    got = client_for(hub).job(str(job["id"]))
+    assert got.state is JobState.OFFERED and got.material == "PETG"
+    assert got.file.requirements.bbox_mm == [30, 20, 10] and got.delivery.approximate is True
+
+
+def test_an_answer_that_breaks_the_contract_is_not_acted_on(hub: FakeHub) -> None:
+    job = hub.add_job()
+    hub.check_answers = False
+    hub.jobs[str(job["id"])]["state"] = "teleported"  # a state no hub speaks of
+    with pytest.raises(HubUnavailable, match="breaks the contract"):
+        client_for(hub).job(str(job["id"]))
 
 
 def test_download_gives_the_sha256_and_etag(hub: FakeHub, tmp_path: Path) -> None:

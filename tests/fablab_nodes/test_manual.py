@@ -78,14 +78,14 @@ def test_operator_declines_and_fails(hub: FakeHub, lab: Path) -> None:
     declined, failed = str(hub.add_job()["id"]), str(hub.add_job()["id"])
     code, out = cli("decline", declined, "--reason", "out of PLA this week", "--config", str(lab))
     assert code == 0, out
-    assert hub.job(declined)["decline_reason"] == "out of PLA this week"
+    assert hub.job(declined)["reason"] == "out of PLA this week"
     code, out = cli("accept", declined, "--config", str(lab))
     assert code == 1 and "already declined" in out
 
     assert cli("accept", failed, "--config", str(lab))[0] == 0
     code, out = cli("fail", failed, "--reason", "nozzle clogged", "--config", str(lab))
     assert code == 0, out
-    assert hub.job(failed)["state"] == "failed" and hub.job(failed)["fail_reason"] == "nozzle clogged"
+    assert hub.job(failed)["state"] == "failed" and hub.job(failed)["reason"] == "nozzle clogged"
 
 
 def test_operator_command_errors(hub: FakeHub, lab: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fablab_nodes.config import ConfigError, OctoPrintSettings, load_config
-from fablab_nodes.drivers import MachineStatus
+from fablab_nodes.drivers import MachineState
 from fablab_nodes.drivers.slicer import SlicingError, read_estimated_seconds, slice_stl
 from fablab_nodes.jobs import Job
 from tests.fablab_nodes.conftest import FAST_INI, PROFILE_VOLUME, cube_stl, fast_runner, octoprint_driver, run_until
@@ -100,7 +100,7 @@ def test_state_and_build_volume_from_a_live_octoprint(printer: OctoPrintServer, 
                                                       lab_config: Callable[..., Path]) -> None:
     runner = fast_runner(lab_config(printer.url, printer.api_key))
     state = octoprint_driver(runner).state()
-    assert state.status is MachineStatus.IDLE
+    assert state.status is MachineState.IDLE
     assert state.build_volume_mm == PROFILE_VOLUME
     runner.step()
     beat = hub.machines["mk4-1"]
@@ -113,7 +113,7 @@ def test_a_part_too_big_for_the_real_printer_is_declined(printer: OctoPrintServe
     job = hub.add_job(bbox_mm=(200, 20, 20))  # fits the configured 250 mm, not the profile's 180 mm
     runner = fast_runner(lab_config(printer.url, printer.api_key))
     run_until(runner, lambda: hub.job(job["id"])["state"] == "declined", timeout_s=20)
-    assert hub.job(job["id"])["decline_reason"] == "part 200x20x20 mm does not fit"
+    assert hub.job(job["id"])["reason"] == "part 200x20x20 mm does not fit"
 
 
 def test_a_job_from_offer_to_completion(printer: OctoPrintServer, hub: FakeHub, lab_config: Callable[..., Path],
@@ -179,7 +179,7 @@ def test_a_print_cancelled_at_the_printer_fails_the_job(printer: OctoPrintServer
     run_until(runner, lambda: printer.get("/api/job").json().get("state") == "Printing", timeout_s=60)
     assert printer.post("/api/job", {"command": "cancel"}).status_code == 204  # the operator stops it
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
-    assert hub.job(job["id"])["fail_reason"] == "the print was cancelled or failed on OctoPrint"
+    assert hub.job(job["id"])["reason"] == "the print was cancelled or failed on OctoPrint"
 
 
 def test_octoprint_down_reads_offline_and_the_loop_goes_on(hub: FakeHub, lab_config: Callable[..., Path]) -> None:
@@ -191,10 +191,10 @@ def test_octoprint_down_reads_offline_and_the_loop_goes_on(hub: FakeHub, lab_con
     assert time.monotonic() - started < 10
     assert len(hub.heartbeats) == 3
     assert hub.machines["mk4-1"]["state"] == "offline"
-    assert driver.state().status is MachineStatus.OFFLINE
+    assert driver.state().status is MachineState.OFFLINE
     job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125)
     run_until(runner, lambda: hub.job(job["id"])["state"] == "declined")
-    assert hub.job(job["id"])["decline_reason"] == "no free machine"
+    assert hub.job(job["id"])["reason"] == "no free machine"
 
 
 def test_octoprint_gone_mid_print_is_not_a_failure(hub: FakeHub, lab_config: Callable[..., Path]) -> None:

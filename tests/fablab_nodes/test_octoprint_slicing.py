@@ -120,7 +120,7 @@ def test_heartbeats_go_on_while_a_slow_slice_runs(slicing_lab: Callable[..., tup
               timeout_s=30)
     assert alive(slicer_pid(slicer) or 0)
     assert hub.machines["mk4-1"]["state"] == "busy"  # OctoPrint is idle, but the machine is taken
-    assert hub.job(second["id"])["decline_reason"] == "no free machine"
+    assert hub.job(second["id"])["reason"] == "no free machine"
     assert [body["percent"] for kind, body in hub.reports_for(job["id"]) if kind == "progress"] == [0]
     assert uploads_of(printer, job["id"]) == []
 
@@ -136,7 +136,7 @@ def test_a_failing_slicer_fails_the_job_with_its_reason(slicing_lab: Callable[..
     runner, _ = slicing_lab("fail")
     job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
-    reason = hub.job(job["id"])["fail_reason"]
+    reason = hub.job(job["id"])["reason"]
     assert reason.startswith("PrusaSlicer failed (exit 3)") and "Objects could not fit on the bed" in reason
     assert uploads_of(printer, job["id"]) == []
     runner.step()
@@ -148,7 +148,7 @@ def test_a_slice_past_its_time_limit_is_killed_and_fails_the_job(slicing_lab: Ca
     runner, slicer = slicing_lab("hang", slice_timeout_s=1)
     job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
-    assert hub.job(job["id"])["fail_reason"] == "PrusaSlicer took longer than 1 s"
+    assert hub.job(job["id"])["reason"] == "PrusaSlicer took longer than 1 s"
     assert not alive(slicer_pid(slicer) or 0)
     assert uploads_of(printer, job["id"]) == []
 
@@ -253,7 +253,7 @@ def test_heartbeats_go_on_while_a_slow_upload_runs(upload_lab: Callable[..., tup
     run_until(runner, lambda: len(hub.heartbeats) >= beats + 5 and hub.job(second["id"])["state"] != "offered",
               timeout_s=30)
     assert hub.machines["mk4-1"]["state"] == "busy"
-    assert hub.job(second["id"])["decline_reason"] == "no free machine"
+    assert hub.job(second["id"])["reason"] == "no free machine"
     assert [body["percent"] for kind, body in hub.reports_for(job["id"]) if kind == "progress"] == [0]
     assert uploads_of(printer, job["id"]) == []
     assert len(upload.calls) == 1
@@ -271,7 +271,7 @@ def test_a_failing_upload_is_tried_again_then_fails_the_job(upload_lab: Callable
                                 * UPLOAD_ATTEMPTS)
     job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
-    assert hub.job(job["id"])["fail_reason"] == (
+    assert hub.job(job["id"])["reason"] == (
         f"the G-code could not be uploaded to OctoPrint ({UPLOAD_ATTEMPTS} attempts): "
         "OctoPrint refused POST /api/files/local (415): Unsupported file type")
     assert len(upload.calls) == UPLOAD_ATTEMPTS

@@ -64,7 +64,7 @@ def test_auto_declines_with_the_reason(hub: FakeHub, write_config: Callable[...,
     job = hub.add_job(**job_kw)
     runner = fast_runner(write_config())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "declined")
-    assert hub.job(job["id"])["decline_reason"] == reason
+    assert hub.job(job["id"])["reason"] == reason
     assert kinds(hub, job["id"]) == ["decline"]
 
 
@@ -74,7 +74,7 @@ def test_a_busy_machine_declines_the_second_job(hub: FakeHub, write_config: Call
     run_until(runner, lambda: hub.job(first["id"])["state"] == "in_production")
     second = hub.add_job()
     run_until(runner, lambda: hub.job(second["id"])["state"] == "declined")
-    assert hub.job(second["id"])["decline_reason"] == "no free machine"
+    assert hub.job(second["id"])["reason"] == "no free machine"
     assert hub.machines["mk4-1"]["state"] == "busy"
 
 
@@ -90,7 +90,7 @@ def test_a_file_that_does_not_match_its_sha256_fails_the_job(hub: FakeHub, write
     job = hub.add_job(sha256="0" * 64)
     runner = fast_runner(write_config())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed")
-    assert "sha256 mismatch" in hub.job(job["id"])["fail_reason"]
+    assert "sha256 mismatch" in hub.job(job["id"])["reason"]
     assert kinds(hub, job["id"]) == ["accept", "fail"]  # nothing was made
     assert runner.drivers["mk4-1"].state().status.value == "idle"
 
@@ -101,7 +101,7 @@ def test_an_etag_that_does_not_match_the_content_fails_the_job(hub: FakeHub,
     hub.etags[str(job["id"])] = "f" * 64
     runner = fast_runner(write_config())
     run_until(runner, lambda: hub.job(job["id"])["state"] == "failed")
-    assert "sha256 mismatch" in hub.job(job["id"])["fail_reason"]
+    assert "sha256 mismatch" in hub.job(job["id"])["reason"]
 
 
 def test_progress_seq_strictly_increases(hub: FakeHub, write_config: Callable[..., Path]) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
+from cosmoloc_contract.node import Heartbeat
 from server.fablabs import heartbeats, service
 from server.fablabs.models import Machine, MachineState, MachineStateSample
-from server.fablabs.schemas import Heartbeat
 from tests.server.orderflow import printer
 
 MACHINES = [printer("p1"), printer("p2", materials=("PLA", "PETG"))]

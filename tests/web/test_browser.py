@@ -222,3 +222,24 @@ def test_upload_error_is_shown_in_the_form(browser: Any, hub_url: str, tmp_path:
     expect(page.locator("#form-error")).to_contain_text("forbids commercial use")
     assert page.url.endswith("/designs/new")
     shot(page, "publish-error")
+
+
+def test_the_api_page_shows_every_operation_under_the_pages_policy(browser: Any, hub_url: str) -> None:
+    from server.web.assets import SWAGGER_UI_FILES, VENDOR
+
+    if not all((VENDOR / "swagger-ui" / name).is_file() for name in SWAGGER_UI_FILES):
+        pytest.skip("Swagger UI is not installed (python -m server.web.assets, which needs npm)")
+    expect = sync_api.expect
+    page = person(browser, hub_url)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    with urllib.request.urlopen(f"{hub_url}/api/v1/openapi.json", timeout=10) as answer:
+        doc = json.loads(answer.read())
+    count = sum(len(ops) for ops in doc["paths"].values())
+    answer = page.goto(f"{hub_url}/api/docs")
+    assert answer is not None and "script-src 'self'" in answer.headers["content-security-policy"]
+    expect(page.locator(".opblock")).to_have_count(count, timeout=30_000)
+    page.locator(".opblock-summary", has_text="/api/v1/node/heartbeat").first.click()
+    expect(page.locator(".opblock.is-open")).to_contain_text("offered_jobs")  # the answer, from the model
+    shot(page, "api-docs")
+    assert refused == []

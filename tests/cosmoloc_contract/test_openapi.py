@@ -1,0 +1,124 @@
+"""The OpenAPI document is generated from the contract and describes every API route the hub has."""
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+
+from openapi_spec_validator import validate
+
+from server.openapi import document
+from tests.conftest import REPO
+from tests.cosmoloc_contract.answers import SEEN
+from tests.server.orderflow import Lab, cube_stl, order, printer, publish
+
+ARG = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+
+
+def api_operations(app) -> set[tuple[str, str]]:
+    return {(method.lower(), ARG.sub(r"{\1}", rule.rule)) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/v1/") for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_api_route_is_in_the_served_document(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}
+    missing = api_operations(app) - documented
+    assert not missing, f"routes under /api/v1 missing from the document: {sorted(missing)}"
+    assert len(documented) >= 39  # the hand-written document had 12
+    validate(doc)  # a valid OpenAPI 3.1 document
+    assert doc["openapi"].startswith("3.1")
+
+
+def test_each_operation_says_who_may_call_it_and_how_it_refuses(app):
+    doc = document(app)
+    ops = {(m, p): op for p, item in doc["paths"].items() for m, op in item.items()}
+    assert ops[("post", "/api/v1/node/heartbeat")]["security"] == [{"nodeToken": []}]
+    assert ops[("post", "/api/v1/orders")]["security"] == [{"personalToken": []}]
+    assert ops[("get", "/api/v1/designs")]["security"] == []
+    for (method, path), op in ops.items():
+        assert "429" in op["responses"], (method, path)
+        for status, answer in op["responses"].items():
+            if status.startswith("4"):
+                assert answer["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+        if "{" in path:
+            assert "404" in op["responses"], (method, path)
+    job = doc["components"]["schemas"]["Job"]
+    assert job["properties"]["state"] == {"$ref": "#/components/schemas/JobState"}
+    assert "withdrawn" in doc["components"]["schemas"]["JobState"]["enum"]
+    body = ops[("post", "/api/v1/designs")]["requestBody"]["content"]
+    assert "multipart/form-data" in body
+
+
+def test_a_tour_of_the_api_gives_every_answer_the_contract_describes(app, client, make_user):
+    """Every operation answered at least once with its documented success, each answer checked by the
+    ``app`` fixture's watch (it fails the test at teardown when an answer breaks its model)."""
+    designer, operator, citizen = make_user("designer"), make_user("operator"), make_user("citizen")
+    design = publish(designer)
+    file_id = design["versions"][0]["files"][0]["id"]
+    assert designer.post(f"/api/v1/designs/{design['id']}/versions", data={
+        "changelog": "thicker", "files": [(io.BytesIO(cube_stl(22)), "part.stl")]},
+        content_type="multipart/form-data").status_code == 201
+    design = client.get(f"/api/v1/designs/{design['id']}").get_json()
+    file_id = design["versions"][-1]["files"][0]["id"]
+    for url in ("/api/v1/designs?q=Part&process=fdm", f"/api/v1/designs/{design['id']}/okh",
+                f"/api/v1/files/{file_id}", f"/api/v1/files/{file_id}/content", f"/api/v1/files/{file_id}/thumbnail.png",
+                f"/api/v1/files/{file_id}/manufacturing", "/api/v1/openapi.json"):
+        assert client.get(url).status_code == 200, url
+    assert client.post("/api/v1/validate", data={"file": (io.BytesIO(cube_stl()), "cube.stl")},
+                       content_type="multipart/form-data").status_code == 200
+    # accounts
+    assert designer.get("/api/v1/account").status_code == 200
+    tokens = designer.get("/api/v1/auth/tokens").get_json()["items"]
+    extra = designer.post("/api/v1/auth/tokens", json={"email": designer.email, "password": "correct horse battery"})
+    assert client.delete(f"/api/v1/auth/tokens/{extra.get_json()['id']}", headers=designer.headers).status_code == 204
+    assert tokens and client.put("/api/v1/account/password", headers=designer.headers, json={
+        "current_password": "correct horse battery", "new_password": "correct horse battery staple"}).status_code == 200
+    # labs
+    near = Lab(client, operator, "Near lab", 41.3874, 2.1686, machines=[printer("p1"), printer("p2")])
+    lab = f"/api/v1/fablabs/{near.id}"
+    for url in ("/api/v1/fablabs", "/api/v1/fablabs?near=41.39,2.17&radius_km=50&process=fdm", lab, f"{lab}/okw",
+                f"{lab}/history?hours=2"):
+        assert client.get(url).status_code == 200, url
+    patched = client.patch(lab, json={"description": "Open Tuesdays"}, headers=operator.headers)
+    assert patched.status_code == 200 and patched.get_json()["description"] == "Open Tuesdays"
+    rotated = operator.post(f"{lab}/token")
+    assert rotated.status_code == 201
+    near.headers = {"Authorization": f"Bearer {rotated.get_json()['node_token']}"}
+    near.beat()
+    # orders and the node's side of them: accept, progress, complete, confirm; decline; fail; cancel
+    placed = order(citizen, design)
+    assert placed.status_code == 201, placed.get_json()
+    o = placed.get_json()
+    for url in ("/api/v1/orders", f"/api/v1/orders/{o['id']}", f"/api/v1/orders/{o['id']}/candidates"):
+        assert citizen.get(url).status_code == 200, url
+    job = near.jobs("offered")[0]
+    assert client.get(f"/api/v1/node/jobs/{job['id']}", headers=near.headers).status_code == 200
+    assert near.post(job["id"], "accept", machine_key="p1").status_code == 200
+    assert client.get(f"/api/v1/node/jobs/{job['id']}/file", headers=near.headers).status_code == 200
+    assert near.post(job["id"], "progress", percent=40, state="in_production", seq=1).status_code == 200
+    assert near.post(job["id"], "complete", note="done").status_code == 200
+    assert citizen.post(f"/api/v1/orders/{o['id']}/confirm").status_code == 200
+    second = order(citizen, design).get_json()
+    assert near.post(near.jobs("offered")[0]["id"], "decline", reason="out of PLA").status_code == 200
+    assert citizen.post(f"/api/v1/orders/{second['id']}/cancel").status_code == 200
+    order(citizen, design)
+    failing = near.jobs("offered")[0]
+    assert near.post(failing["id"], "accept").status_code == 200
+    assert near.post(failing["id"], "fail", reason="warped").status_code == 200
+    seen = {(method.lower(), ARG.sub(r"{\1}", rule)) for method, rule, status in app.extensions[SEEN] if status < 300}
+    assert api_operations(app) - seen == set()
+
+
+def test_the_contract_imports_without_the_hub_libraries():
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in {'flask', 'sqlalchemy', 'werkzeug', 'alembic'}:\n"
+            "            raise ModuleNotFoundError(name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from cosmoloc_contract import accounts, designs, fablabs, node, orders\n"
+            "print(orders.Job.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO), timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "Job", done.stderr
