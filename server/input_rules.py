@@ -138,7 +138,11 @@ def check_query_and_path(path: str, args: Any) -> None:
 
 
 def check_form(form: Any, files: Any) -> None:
-    """422 for U+0000 in a form field (name or value) or in an upload's file name."""
+    """422 for U+0000 in a form field (name or value) or in an upload's file name, and for a part whose name
+    cannot be read (``name="a\\"``: the multipart parser gives it no name at all)."""
+    if any(key is None for key in (*form.keys(), *files.keys())):
+        raise invalid("A part of the form has no name the hub can read.", {"body": ["a form part without a name"]},
+                      code="invalid_form")
     for key, value in form.items(multi=True):
         refuse_nul(f"The form field {key[:40]!r}", key)
         refuse_nul(f"The form field {key[:40]!r}", value)
