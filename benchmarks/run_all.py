@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["mesh_validation.py", "drawing_validation.py", "labs_orders.py"]
+BENCHMARKS = ["mesh_validation.py", "drawing_validation.py", "labs_orders.py", "contract_answers.py"]
 
 
 def main() -> int:
