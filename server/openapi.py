@@ -34,7 +34,6 @@ class Auth(enum.StrEnum):
     """Who may call an operation."""
 
     NONE = "none"  # anyone
-    OPTIONAL = "optional"  # anyone; a personal token or session cookie may show more
     PERSONAL = "personal"  # a personal token (clp_...); a read also takes the web session cookie
     NODE = "node"  # a lab's node token (cln_...)
 
@@ -90,8 +89,7 @@ def declared(view: Callable[..., Any]) -> Operation | None:
 
 SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.NONE: [],
-    Auth.OPTIONAL: [{}, {"personalToken": []}, {"sessionCookie": []}],
-    Auth.PERSONAL: [{"personalToken": []}],
+    Auth.PERSONAL: [{"personalToken": []}],  # reads take the session cookie too (see _operation)
     Auth.NODE: [{"nodeToken": []}],
 }
 SECURITY_SCHEMES = {
@@ -137,10 +135,13 @@ def _query_params(model: type[BaseModel], defs: dict[str, Any], names: dict[Any,
             for name, prop in schema.get("properties", {}).items()]
 
 
-def _operation(op: Operation, endpoint: str, path_params: list[dict[str, Any]], defs: dict[str, Any],
+def _operation(op: Operation, method: str, endpoint: str, path_params: list[dict[str, Any]], defs: dict[str, Any],
                names: dict[Any, str]) -> dict[str, Any]:
+    security = SECURITY[op.auth]
+    if op.auth is Auth.PERSONAL and method == "get":  # the pages read through the API with their session
+        security = [*security, {"sessionCookie": []}]
     out: dict[str, Any] = {"operationId": endpoint.replace(".", "_"), "summary": op.summary,
-                           "tags": [endpoint.split(".")[0].removesuffix("_api")], "security": SECURITY[op.auth]}
+                           "tags": [endpoint.split(".")[0].removesuffix("_api")], "security": security}
     params = list(path_params)
     if op.query is not None:
         params += _query_params(op.query, defs, names)
@@ -213,7 +214,7 @@ def document(app: Flask) -> dict[str, Any]:
     names = {pair: schema["$ref"].rsplit("/", 1)[-1] for pair, schema in keyed.items()}
     paths: dict[str, dict[str, Any]] = {}
     for path, method, endpoint, params, op in found:
-        paths.setdefault(path, {})[method] = _operation(op, endpoint, params, defs, names)
+        paths.setdefault(path, {})[method] = _operation(op, method, endpoint, params, defs, names)
     return {
         "openapi": "3.1.0",
         "info": {"title": "cosmoloc hub API", "version": "1",

@@ -53,7 +53,7 @@ def test_the_plain_package_needs_no_web_server_database_or_queue() -> None:
     assert not base & set(HUB_ONLY), base & set(HUB_ONLY)
     extras = cfg["options.extras_require"]
     assert {"flask", "sqlalchemy", "gunicorn", "redis"} <= _requirement_names(extras["hub"])
-    assert "requests" in _requirement_names(extras["agent"])
+    assert {"requests", "pydantic"} <= _requirement_names(extras["agent"])  # the agent reads the contract's models
 
 
 def test_validate_runs_without_the_hub_libraries() -> None:
@@ -73,6 +73,13 @@ def test_hub_and_agent_commands_say_which_extra_they_need(command: list[str]) ->
     assert f"pip install 'cosmoloc[{extra}]'" in done.stderr, done.stderr
 
 
+def test_the_contract_imports_without_the_hub_libraries() -> None:
+    code = BLOCKED.split("from server.cli")[0].format(names=set(HUB_ONLY)) + (
+        "from cosmoloc_contract import accounts, designs, fablabs, node, orders\nprint(orders.Job.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO), timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "Job", done.stderr
+
+
 @pytest.mark.slow
 def test_the_wheel_builds_without_warnings_and_ships_its_data(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
@@ -82,6 +89,7 @@ def test_the_wheel_builds_without_warnings_and_ships_its_data(tmp_path: Path) ->
     assert "Warning" not in output and "absent from the `packages`" not in output, output[-3000:]
     wheel = next(tmp_path.glob("cosmoloc-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "server/templates/base.html" in names
+    assert "server/templates/base.html" in names and "server/templates/api_docs.html" in names
+    assert "cosmoloc_contract/orders.py" in names
     assert any(n.startswith("server/migrations/versions/0001") for n in names)
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
