@@ -107,3 +107,18 @@ def test_a_tour_of_the_api_gives_every_answer_the_contract_describes(app, client
     assert near.post(failing["id"], "fail", reason="warped").status_code == 200
     seen = {(method.lower(), ARG.sub(r"{\1}", rule)) for method, rule, status in app.extensions[SEEN] if status < 300}
     assert api_operations(app) - seen == set()
+
+
+def test_the_api_page_uses_the_hubs_own_swagger_ui_or_links_the_document(client, monkeypatch):
+    from server.web import apidocs
+
+    monkeypatch.setattr(apidocs, "swagger_ui_installed", lambda: True)
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    html = page.get_data(as_text=True)
+    assert '/static/vendor/swagger-ui/swagger-ui-bundle.js' in html and 'data-spec-url="/api/v1/openapi.json"' in html
+    assert "<script>" not in html  # no inline script: the policy would block it
+    monkeypatch.setattr(apidocs, "swagger_ui_installed", lambda: False)
+    html = client.get("/api/docs").get_data(as_text=True)
+    assert "swagger-ui-bundle.js" not in html and 'href="/api/v1/openapi.json"' in html
