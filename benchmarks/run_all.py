@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["mesh_validation.py", "drawing_validation.py", "labs_orders.py", "contract_answers.py"]
+BENCHMARKS = ["mesh_validation.py", "drawing_validation.py", "labs_orders.py", "quotes.py", "evidence_photos.py",
+              "ledger_verify.py", "contract_answers.py"]
 
 
 def main() -> int:

@@ -92,3 +92,11 @@ class LimitExceeded(Exception):
     def __init__(self, message: str, code: str = "too_large") -> None:
         super().__init__(message)
         self.code = code
+
+
+class CodedError(ValueError):
+    """Input a pure function cannot use, with a stable ``code`` the hub answers as problem+json."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -52,26 +52,38 @@ class SandboxBusy(Exception):
 
 
 class SandboxSlots:
-    """At most ``size`` sandboxed children at once in this process, shared by every caller."""
+    """At most ``size`` sandboxed children at once in this process, shared by every caller.
+
+    Background work (``background=True``, which waits as long as it takes) holds at most
+    ``size - 1`` of them when there are two or more, so a backlog of uploads never leaves the
+    callers who wait on an answer (``POST /validate``) without a sandbox.
+    """
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError("at least one sandbox slot")
         self.size = size
         self._slots = threading.BoundedSemaphore(size)
+        self._background = threading.BoundedSemaphore(max(1, size - 1))
 
     @contextmanager
-    def hold(self, wait_s: float | None = None) -> Iterator[None]:
+    def hold(self, wait_s: float | None = None, background: bool = False) -> Iterator[None]:
         """Hold one slot for the ``with`` block; wait ``wait_s`` seconds at most (None: as long as it takes).
 
         Raises :class:`SandboxBusy` when no slot came free in time.
         """
-        if not self._slots.acquire(timeout=wait_s):
-            raise SandboxBusy(f"all {self.size} sandboxes are busy")
+        if background and not self._background.acquire(timeout=wait_s):
+            raise SandboxBusy(f"background work holds its {max(1, self.size - 1)} sandboxes")
         try:
-            yield
+            if not self._slots.acquire(timeout=wait_s):
+                raise SandboxBusy(f"all {self.size} sandboxes are busy")
+            try:
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            if background:
+                self._background.release()
 
 
 def _context() -> Any:

@@ -46,18 +46,32 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     edge.init_app(app)
 
     from server.accounts.routes import bp as accounts_api
+    from server.designs.okh_routes import bp as designs_standards_api
     from server.designs.routes import bp as designs_api
+    from server.evidence.routes import bp as evidence_api
+    from server.evidence.routes import node_bp as evidence_node_api
     from server.fablabs.routes import bp as fablabs_api
     from server.node.routes import bp as node_api
     from server.openapi import bp as openapi_bp
     from server.orders.routes import bp as orders_api
+    from server.quotes.pages import bp as methods_pages
+    from server.quotes.routes import bp as quotes_api
 
     app.register_blueprint(accounts_api)
     app.register_blueprint(designs_api)
+    app.register_blueprint(designs_standards_api)
     app.register_blueprint(fablabs_api)
     app.register_blueprint(node_api)
     app.register_blueprint(orders_api)
+    app.register_blueprint(evidence_api)
+    app.register_blueprint(evidence_node_api)
+    app.register_blueprint(quotes_api)
+    app.register_blueprint(methods_pages)
     app.register_blueprint(openapi_bp)
+
+    from server import ledger
+
+    ledger.init_app(app)
 
     from server import web
 

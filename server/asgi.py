@@ -1,7 +1,7 @@
 """The hub as an ASGI application, for gunicorn's asyncio worker: slow clients cost a coroutine, not a thread.
 
 The Flask app is WSGI and runs on a pool of threads (a2wsgi). In front of it, :class:`BufferedBody`
-reads each request's whole body in the event loop first (in memory up to a megabyte, then in a
+reads each request's whole body in the event loop first (in memory up to 64 KiB, then in a
 temporary file), so a client that sends one byte every few seconds waits in the loop beside
 hundreds of others while every thread keeps serving. Headers are parsed by gunicorn in the loop as
 well. A body over the upload limit is refused with 413 as soon as that is known; a body that does
@@ -23,7 +23,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-SPOOL_BYTES = 1024 * 1024  # bodies larger than this wait in a temporary file, not in memory
+SPOOL_BYTES = 64 * 1024  # bodies larger than this wait in a temporary file, not in memory
 REPLAY_CHUNK = 256 * 1024
 
 
@@ -32,8 +32,8 @@ class BufferedBody:
 
     ``max_body_bytes``: larger bodies get 413 (by Content-Length before reading, else once
     exceeded). A body must arrive within ``timeout_s`` plus one second per ``min_rate_bps``
-    bytes announced (or read so far, when chunked), and no gap between two chunks may exceed
-    ``timeout_s``; otherwise 408. The app then sees the body with an exact Content-Length
+    bytes received so far (what a client announces buys it no time), and no gap between two
+    chunks may exceed ``timeout_s``; otherwise 408. The app then sees the body with an exact Content-Length
     (chunked framing removed), read from memory or the spool file without waiting on the network.
     """
 
@@ -59,8 +59,7 @@ class BufferedBody:
             size = 0
             more = True
             while more:
-                expected = announced if announced is not None else size
-                deadline = started + self.timeout_s + expected / self.min_rate_bps
+                deadline = started + self.timeout_s + size / self.min_rate_bps
                 wait = min(self.timeout_s, deadline - loop.time())
                 try:
                     message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))

@@ -1,4 +1,4 @@
-"""The ``cosmoloc`` command: serve, worker, validate, demo."""
+"""The ``cosmoloc`` command: serve, worker, validate, import-labs, import-designs, demo, ledger."""
 from __future__ import annotations
 
 import os
@@ -164,6 +164,61 @@ def import_labs(files: tuple[str, ...]) -> None:
     click.echo("\n".join(report.lines()))
 
 
+@main.command("import-designs")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--owner", required=True, help="Email of the account that publishes the imported designs.")
+def import_designs(paths: tuple[str, ...], owner: str) -> None:
+    """Publish designs from OKH-LOSH manifests (okh.toml) and their local files; exit 1 if any is skipped."""
+    _require_hub()
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.accounts.models import Account
+    from server.config import ConfigError, Settings
+    from server.designs import importing
+    from server.designs.processing import validate_stored_file
+    from server.edge import DEFAULT_BASE_URL
+    from server.hub import Hub
+
+    try:
+        manifests = importing.find_manifests([Path(p) for p in paths])
+        _prepare()
+        hub = Hub(Settings.from_env())
+    except (importing.ImportFileError, ConfigError, SQLAlchemyError) as exc:
+        click.echo(f"cosmoloc import-designs: {exc}", err=True)
+        sys.exit(2)
+    if not manifests:
+        click.echo("cosmoloc import-designs: no OKH manifest (okh.toml, okh-*.toml, *.okh.toml) in "
+                   + ", ".join(paths), err=True)
+        sys.exit(2)
+    try:
+        with hub.db.session() as session:
+            account = session.scalar(select(Account).where(Account.email == owner.strip().lower()))
+            if account is None:
+                click.echo(f"cosmoloc import-designs: no account with the email {owner}", err=True)
+                sys.exit(2)
+            with click.progressbar(length=len(manifests), label="Importing designs", file=sys.stderr) as bar:
+                summary = importing.import_manifests(
+                    session, hub.store, account, manifests, hub.settings.base_url or DEFAULT_BASE_URL,
+                    max_description=hub.settings.limit_int("description_chars"), progress=bar.update,
+                    after_each=session.commit)
+            files = [(item, f.id, f.filename) for item in summary.imported
+                     for v in item.design.versions for f in v.files]
+        verdicts: dict[int, str] = {}
+        with click.progressbar(files, label="Checking files", file=sys.stderr) as checking:
+            for _item, file_id, _name in checking:
+                verdicts[file_id] = validate_stored_file(hub.db, hub.store, hub.limits, file_id,
+                                                         slots=hub.sandboxes) or "checked before"
+    finally:
+        hub.close()
+    click.echo("\n".join(summary.lines()))
+    for item, file_id, name in files:
+        click.echo(f"  design {item.design.id} {name}: {verdicts.get(file_id, 'pending')}")
+    sys.exit(1 if summary.skipped else 0)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -185,6 +240,77 @@ def demo(host: str, port: int) -> None:
     say(f"cosmoloc demo: http://{host}:{port}/")
     say("  designer: demo@cosmoloc.example / demo-lathe-kettle   operator: operator@cosmoloc.example / demo-lathe-kettle")
     _serve(host, port, 1)
+
+
+@main.group()
+def ledger() -> None:
+    """The commons ledger: check a hub's chain and receipts, or export it."""
+
+
+def _read_chain(hub_url: str | None, export: str | None) -> tuple[list[Any], str | None]:
+    from server.ledger import sources
+
+    if hub_url and export:
+        raise click.UsageError("give --hub or --export, not both")
+    try:
+        if hub_url:
+            return sources.from_hub(hub_url)
+        if export:
+            return sources.from_file(export)
+        _require_hub()
+        return sources.from_database()
+    except sources.SourceError as exc:
+        click.echo(f"cosmoloc ledger: {exc}", err=True)
+        sys.exit(2)
+
+
+@ledger.command("verify")
+@click.option("--hub", "hub_url", metavar="URL", help="A hub to download the chain from (GET /api/v1/ledger/events).")
+@click.option("--export", metavar="FILE", help="A file exported by `cosmoloc ledger export` or the API.")
+def ledger_verify(hub_url: str | None, export: str | None) -> None:
+    """Replay the chain (every hash, no gap, the head) and recompute every receipt; exit 1 where anything differs.
+
+    Without --hub or --export, the chain in this hub's own database (COSMOLOC_DATABASE_URL) is checked.
+    """
+    from design_commons.ledger import recompute
+
+    events, head = _read_chain(hub_url, export)
+    replay = recompute(events, head=head)
+    for problem in replay.problems[:100]:
+        click.echo(str(problem))
+    if len(replay.problems) > 100:
+        click.echo(f"... and {len(replay.problems) - 100} more")
+    verdict = "intact" if replay.ok else f"{len(replay.problems)} problem{'s' if len(replay.problems) != 1 else ''}"
+    click.echo(f"{replay.count} events, {len(replay.receipts)} receipts recomputed, head {replay.head}: {verdict}")
+    sys.exit(0 if replay.ok else 1)
+
+
+@ledger.command("export")
+@click.option("--hub", "hub_url", metavar="URL", help="A hub to download the chain from.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["json", "valueflows"]), default="json", show_default=True,
+              help="json: the chain as the API exports it; valueflows: JSON-LD in the Valueflows vocabulary.")
+@click.option("--base-url", metavar="URL", help="The hub's address in the Valueflows IRIs (default: --hub or COSMOLOC_BASE_URL).")
+def ledger_export(hub_url: str | None, output: str | None, fmt: str, base_url: str | None) -> None:
+    """Write the whole chain: as JSON ({"items": [...], "head"}) for `cosmoloc ledger verify --export`, or as
+    Valueflows JSON-LD (economic events, claims triggered by their receipt, agents, resources)."""
+    import json
+
+    from design_commons.ledger import GENESIS
+    from design_commons.ledger.valueflows import export
+
+    events, head = _read_chain(hub_url, None)
+    if fmt == "valueflows":
+        base = base_url or hub_url or os.environ.get("COSMOLOC_BASE_URL") or "http://127.0.0.1:5000"
+        doc = export(events, base)
+    else:
+        doc = {"items": events, "head": head or (events[-1]["hash"] if events else GENESIS)}
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    else:
+        click.echo(text)
 
 
 def _needs(extra: str, exc: ImportError) -> None:

@@ -39,7 +39,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     # web sessions end this long after sign-in (seconds; signing out or changing the password ends them sooner)
     "session_max_age_s": "1209600",
     # design files and their validation
-    "sandboxes": "2",  # sandboxed validations at once per process (/validate and background alike), up to 2 GiB each
+    "sandboxes": "3",  # sandboxed validations at once per process, up to 2 GiB each; background work takes all but one
     "sandbox_wait_s": "2",  # how long POST /validate waits for a free sandbox before 503 busy
     "sandbox_seconds": "60",  # CPU seconds one sandboxed validation may use (the wall-clock bound is 2x + 10 s)
     "validations_running_per_account": "1",  # in-process: one account's files validated at once, others take turns
@@ -148,7 +148,7 @@ class Settings:
         if self.max_upload_mb <= 0:
             raise ConfigError("COSMOLOC_MAX_UPLOAD_MB must be positive")
         for name, value in self.limits.items():
-            if "/" not in DEFAULT_LIMITS[name] and not value.isdigit():
+            if "/" not in DEFAULT_LIMITS[name] and not (value.isascii() and value.isdigit()):
                 raise ConfigError(f"COSMOLOC_LIMITS: {name} must be a whole number, got {value!r}")
             if "/" in DEFAULT_LIMITS[name]:
                 _check_rate(name, value)

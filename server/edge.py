@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, Response, current_app, g, jsonify, request
@@ -95,8 +95,6 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _after(response: Any) -> Any:
         security_headers(response)
-        if response.status_code >= 400:
-            discard_new_blobs()
         if "db_session" in g:
             # End the transaction before the body is sent: a long download must not hold
             # SQLite's write lock (or a PostgreSQL snapshot) while it streams.
@@ -105,28 +103,11 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
-        if exc is not None:
-            discard_new_blobs()
         session = g.pop("db_session", None)
         if session is not None:
             if exc is not None:
                 session.rollback()
             session.close()
-
-
-def track_new_blob(sha256: str) -> None:
-    """Remember a file this request wrote to the store (for logs and tests; nothing removes it)."""
-    g.setdefault("new_blobs", []).append(sha256)
-
-
-def discard_new_blobs() -> None:
-    """Forget the files a failed request wrote; never remove them.
-
-    A concurrent request may have stored the same bytes and be about to commit a row pointing at
-    them, so removing them here would lose its file. Files nothing points at are collected by the
-    periodic sweep (``server.designs.blobs.sweep_orphans``) once they are old enough.
-    """
-    g.pop("new_blobs", None)
 
 
 def bearer_token() -> str | None:
@@ -239,10 +220,7 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
                 request_hash = idempotency.fingerprint(request)
                 found = idempotency.find(db(), scope, key)
                 if found is not None:
-                    if found.request_hash not in (None, request_hash):
-                        raise invalid("This Idempotency-Key was used for another request; use a new key.",
-                                      code="idempotency_key_reused")
-                    return jsonify(found.body), found.status
+                    return _replay(found, request_hash)
             body, status = view(*args, **kwargs)
             try:
                 if key:  # inside the try: storing the record may flush, and a concurrent twin may have won
@@ -251,14 +229,11 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
             except IntegrityError:
                 # A concurrent request with the same key won: answer what it answered.
                 db().rollback()
+                request.on_commit = None  # type: ignore[attr-defined]  # what this request made is gone
                 found = idempotency.find(db(), scope, key) if key else None
                 if found is None:
                     raise
-                discard_new_blobs()
-                if found.request_hash not in (None, request_hash):
-                    raise invalid("This Idempotency-Key was used for another request; use a new key.",
-                                  code="idempotency_key_reused") from None
-                return jsonify(found.body), found.status
+                return _replay(found, request_hash)
             return jsonify(body), status
 
         return wrapper
@@ -266,27 +241,18 @@ def idempotent(scope_name: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorate
 
 
-class TrackedStore(BlobStore):
-    """The hub's file store (the same folder), remembering each new file so a failed request removes it again."""
-
-    def __init__(self, store: BlobStore) -> None:
-        super().__init__(store.root)
-
-    def put_bytes(self, data: bytes) -> tuple[str, bool]:
-        sha, created = super().put_bytes(data)
-        if created:
-            track_new_blob(sha)
-        return sha, created
-
-    def put_stream(self, stream: IO[bytes]) -> tuple[str, int, bool]:
-        sha, size, created = super().put_stream(stream)
-        if created:
-            track_new_blob(sha)
-        return sha, size, created
+def _replay(found: Any, request_hash: str) -> Any:
+    """The stored answer to a key seen before; 422 when that key was used for another request."""
+    if found.request_hash not in (None, request_hash):
+        raise invalid("This Idempotency-Key was used for another request; use a new key.",
+                      code="idempotency_key_reused")
+    return jsonify(found.body), found.status
 
 
-def tracked_store() -> TrackedStore:
-    return TrackedStore(current_app.extensions["cosmoloc.store"])
+def file_store() -> BlobStore:
+    """The hub's file store. A failed request leaves what it stored: a concurrent request may have stored the
+    same bytes and be about to point at them; the periodic sweep collects files nothing points at."""
+    return current_app.extensions["cosmoloc.store"]  # type: ignore[no-any-return]
 
 
 def send_blob(sha256: str, mimetype: str, filename: str | None = None) -> Response:

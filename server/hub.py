@@ -9,6 +9,8 @@ from server.config import Settings
 from server.db import Database
 from server.storage import BlobStore
 
+TIDY_INTERVAL_S = 600.0  # how often a hub process removes old idempotency records and expired sessions
+
 
 class Hub:
     def __init__(self, settings: Settings) -> None:
@@ -22,6 +24,7 @@ class Hub:
         self._tasks: Any = None
         self._sweeper: Any = None
         self._blob_sweeper: Any = None
+        self._tidy: Any = None
 
     @property
     def upload_quota(self) -> Any:
@@ -40,18 +43,24 @@ class Hub:
                      orders_per_account_hour=self.settings.limit_int("orders_per_account_hour"))
 
     def start_sweeper(self, interval_s: float = 2.0) -> None:
-        """Expire offers and retry unmatched orders every few seconds in this process."""
-        from server.orders.sweeper import Sweeper
+        """The background rounds of this process: expire offers and retry unmatched orders every few seconds,
+        sweep unreferenced files, remove old idempotency records and expired sessions."""
+        from server.designs.blobs import sweep_orphans
+        from server.orders.sweeper import sweep
+        from server.periodic import Periodic, tidy
 
         if self._sweeper is None:
-            self._sweeper = Sweeper(self.db, self.rules, interval_s)
+            rules = self.rules
+            self._sweeper = Periodic("order sweep", interval_s, lambda: sweep(self.db, rules))
             self._sweeper.start()
         if self._blob_sweeper is None:
-            from server.designs.blobs import BlobSweeper
-
-            self._blob_sweeper = BlobSweeper(self.db, self.store, self.settings.limit_int("orphan_blob_grace_s"),
-                                             self.settings.limit_int("blob_sweep_interval_s"))
+            grace_s = self.settings.limit_int("orphan_blob_grace_s")
+            self._blob_sweeper = Periodic("blob sweep", self.settings.limit_int("blob_sweep_interval_s"),
+                                          lambda: sweep_orphans(self.db, self.store, grace_s))
             self._blob_sweeper.start()
+        if self._tidy is None:
+            self._tidy = Periodic("tidy-up", TIDY_INTERVAL_S, lambda: tidy(self.db))
+            self._tidy.start()
 
     @property
     def tasks(self) -> Any:
@@ -68,10 +77,9 @@ class Hub:
         return self._tasks
 
     def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.stop()
-        if self._blob_sweeper is not None:
-            self._blob_sweeper.stop()
+        for thread in (self._sweeper, self._blob_sweeper, self._tidy):
+            if thread is not None:
+                thread.stop()
         if self._tasks is not None:
             self._tasks.shutdown()
         self.db.dispose()

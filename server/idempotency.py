@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-import time
 from typing import Any
 
 from flask import Request
@@ -21,10 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from server.db import Base, utcnow
 
 KEEP_FOR = dt.timedelta(hours=24)
-_PRUNE_EVERY_S = 600.0
 _CHUNK = 1024 * 1024
-_last_prune = {"at": -_PRUNE_EVERY_S}
-_prune_lock = threading.Lock()
 
 
 class IdempotencyRecord(Base):
@@ -71,17 +66,12 @@ def find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:
 
 
 def remember(session: Session, scope: str, key: str, status: int, body: Any, request_hash: str) -> None:
-    """Store the answer with the request's fingerprint; now and then prune records past ``KEEP_FOR``."""
+    """Store the answer with the request's fingerprint (records past ``KEEP_FOR`` go in the hub's tidy-up)."""
     session.add(IdempotencyRecord(scope=scope, key=_hash(key), status=status, body=body, request_hash=request_hash))
-    with _prune_lock:
-        due = time.monotonic() - _last_prune["at"] >= _PRUNE_EVERY_S
-        if due:
-            _last_prune["at"] = time.monotonic()
-    if due:
-        prune(session)
 
 
-def prune(session: Session, now: dt.datetime | None = None) -> None:
-    """Delete the records older than ``KEEP_FOR`` (in the caller's transaction)."""
+def prune(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete the records older than ``KEEP_FOR`` (in the caller's transaction); return how many."""
     cutoff = (now or utcnow()) - KEEP_FOR
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -226,11 +226,11 @@ class RQRunner:
         self.queue = Queue("cosmoloc", connection=redis)
         self.fair = RedisFairQueue(redis)
 
-    def enqueue(self, name: str, *args: Any) -> None:
+    def enqueue(self, name: str, *args: Any, attempt: int = 0) -> None:
         import json
 
         key = fair_key(self.hub, name, args) if self.hub is not None else "hub"
-        self.fair.put(key, json.dumps([name, list(args)]))
+        self.fair.put(key, json.dumps([name, list(args), attempt]))
         self.queue.enqueue("server.tasks.run_next_fair", job_timeout=600)
 
     def shutdown(self) -> None:
@@ -255,13 +255,27 @@ def run_queued(name: str, *args: Any) -> Any:
     return TASKS[name](_hub_of_worker(), *args)
 
 
+FAIR_ATTEMPTS = 3  # a task taken from the fair queue that fails (or times out) goes back this many times in all
+
+
 def run_next_fair() -> Any:
-    """Entry point of an RQ job: run the next task in turn from the fair queue (one job per queued task)."""
+    """Entry point of an RQ job: run the next task in turn from the fair queue (one job per queued task).
+
+    The task has left the queue when it runs; if it fails (an error, RQ's job timeout), it is put back
+    at the end of its line, up to ``FAIR_ATTEMPTS`` runs, so a worker's failure does not lose it.
+    """
     import json
 
     hub = _hub_of_worker()
     raw = hub.tasks.fair.take()
     if raw is None:
         return None
-    name, args = json.loads(raw)
-    return TASKS[name](hub, *args)
+    name, args, *rest = json.loads(raw)
+    attempt = int(rest[0]) if rest else 0
+    try:
+        return TASKS[name](hub, *args)
+    except Exception:
+        if attempt + 1 < FAIR_ATTEMPTS:
+            log.warning("task %s%r failed; queued again (run %d of %d)", name, tuple(args), attempt + 2, FAIR_ATTEMPTS)
+            hub.tasks.enqueue(name, *args, attempt=attempt + 1)
+        raise

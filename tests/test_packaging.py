@@ -92,4 +92,5 @@ def test_the_wheel_builds_without_warnings_and_ships_its_data(tmp_path: Path) ->
     assert "server/templates/base.html" in names and "server/templates/api_docs.html" in names
     assert "cosmoloc_contract/orders.py" in names
     assert any(n.startswith("server/migrations/versions/0001") for n in names)
+    assert "design_commons/ledger/rulesets/1.toml" in names  # `ledger verify` needs every rule version
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)

@@ -41,6 +41,12 @@ def account_for(session: Session, session_id: str) -> Account | None:
                           .where(WebSession.id_hash == _hash(session_id), WebSession.expires_at > utcnow()))
 
 
+def prune_expired(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete every account's expired sessions (the hub's tidy-up); return how many."""
+    result = session.execute(delete(WebSession).where(WebSession.expires_at <= (now or utcnow())))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def end(session: Session, session_id: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id_hash == _hash(session_id)))
 

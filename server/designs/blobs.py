@@ -2,8 +2,10 @@
 
 Several requests and workers may store the same bytes at the same moment (two people
 uploading one popular file, two workers writing the same canonical mesh). A blob row is
-therefore inserted with ``ON CONFLICT DO NOTHING``: the loser of the race simply uses the
-winner's row, and no failed INSERT is left in anybody's session.
+therefore inserted with ``ON CONFLICT``: the loser of the race simply uses the winner's row,
+and no failed INSERT is left in anybody's session. A row that exists already is touched (its
+``created_at`` set to now), which locks it for the rest of the transaction and makes it young,
+so the sweep cannot delete it under an upload that is about to point at it.
 
 Files are never removed because a request failed (a concurrent request may be about to
 commit a row pointing at the same bytes); :func:`sweep_orphans` removes, every few minutes,
@@ -13,11 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 from typing import Any
 
-from sqlalchemy import Exists, delete, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,17 +29,23 @@ from server.storage import BlobStore
 
 log = logging.getLogger(__name__)
 
+SWEEP_CHUNK = 500  # stored files looked up per query by the sweep
+
 
 def ensure_blob(session: Session, sha256: str, size_bytes: int) -> None:
-    """Add the blob row for ``sha256`` unless it exists (or a concurrent transaction adds it first)."""
+    """Add the blob row for ``sha256``, or touch it if it exists (or a concurrent transaction adds it first)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(Blob).values(sha256=sha256, size_bytes=size_bytes, created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+    now = utcnow()
+    session.execute(insert(Blob).values(sha256=sha256, size_bytes=size_bytes, created_at=now)
+                    .on_conflict_do_update(index_elements=["sha256"], set_={"created_at": now}))
 
 
-def _referenced(sha_column: Any) -> Exists:
-    return exists().where(or_(DesignFile.sha256 == sha_column, DesignFile.canonical_sha256 == sha_column,
-                              DesignFile.thumbnail_sha256 == sha_column))
+def _referenced(sha_column: Any) -> ColumnElement[bool]:
+    from server.evidence.models import BuildPhoto
+
+    return or_(exists().where(or_(DesignFile.sha256 == sha_column, DesignFile.canonical_sha256 == sha_column,
+                                  DesignFile.thumbnail_sha256 == sha_column)),
+               exists().where(or_(BuildPhoto.sha256 == sha_column, BuildPhoto.thumbnail_sha256 == sha_column)))
 
 
 def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: float | None = None) -> int:
@@ -58,44 +65,19 @@ def sweep_orphans(database: Database, store: BlobStore, grace_s: float, now: flo
     for sha in stale:
         try:
             with database.session() as session:
-                session.execute(delete(Blob).where(Blob.sha256 == sha, ~_referenced(Blob.sha256)))
+                # created_at again: an upload may have touched the row since it was listed
+                session.execute(delete(Blob).where(Blob.sha256 == sha, Blob.created_at < cutoff_at,
+                                                   ~_referenced(Blob.sha256)))
                 session.commit()
         except IntegrityError:
             continue  # a file began to point at it meanwhile: it stays
     removed = 0
-    for sha, mtime in list(store.stored()):
-        if mtime >= cutoff:
-            continue
+    old = [sha for sha, mtime in store.stored() if mtime < cutoff]
+    for start in range(0, len(old), SWEEP_CHUNK):
+        chunk = old[start:start + SWEEP_CHUNK]
         with database.session() as session:
-            if session.get(Blob, sha) is not None:
-                continue
-        if store.remove_if_older(sha, cutoff):
-            removed += 1
+            rowed = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(chunk))))
+        removed += sum(1 for sha in chunk if sha not in rowed and store.remove_if_older(sha, cutoff))
     if removed or stale:
         log.info("blob sweep: %d unreferenced rows, %d stored files removed", len(stale), removed)
     return removed
-
-
-class BlobSweeper:
-    """A daemon thread running :func:`sweep_orphans` every ``interval_s`` seconds until stopped."""
-
-    def __init__(self, database: Database, store: BlobStore, grace_s: float, interval_s: float) -> None:
-        self.database, self.store, self.grace_s, self.interval_s = database, store, grace_s, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cosmoloc-blob-sweeper", daemon=True)
-
-    def start(self) -> None:
-        if self.interval_s > 0:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                sweep_orphans(self.database, self.store, self.grace_s)
-            except Exception:  # a database hiccup must not end the loop; the next sweep tries again
-                log.exception("blob sweep failed")

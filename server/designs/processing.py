@@ -33,14 +33,14 @@ def validate_stored_file(database: Database, store: BlobStore, limits: Limits, f
 
     The database is not held while the child parses (that may take seconds): read, close,
     parse, then write the outcome in one short transaction. ``slots`` bounds the sandboxes
-    this process runs at once; background work waits for a slot.
+    this process runs at once; background work waits for a slot, and leaves one for callers who wait.
     """
     with database.session() as session:
         row = session.get(DesignFile, file_id)
         if row is None or row.validation_status != ValidationStatus.PENDING:
             return None
         path, filename, unit = store.path(row.sha256), row.filename, row.unit
-    with slots.hold() if slots is not None else nullcontext():
+    with slots.hold(background=True) if slots is not None else nullcontext():
         result = validate_isolated(path, filename, unit, limits)
     report = dict(result.report)
     if result.resource_limited:

@@ -9,21 +9,21 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from cosmoloc_contract import designs as contract
 from design_commons import okh
-from server.designs import schemas, service
+from server.designs import parents, schemas, service
 from server.designs.processing import queue_validation
 from server.edge import (
     content_disposition,
     current_account,
     db,
+    file_store,
     idempotent,
     list_response,
     page_args,
     paginate,
     public_base_url,
     send_blob,
-    tracked_store,
 )
-from server.errors import invalid, not_found, problem
+from server.errors import invalid, not_found
 from server.openapi import Auth, Raw, operation
 from server.ratelimits import validate_limit
 
@@ -40,7 +40,9 @@ def _uploads(field: str = "files") -> list[service.Upload]:
 
 def _full(design: Any) -> dict[str, Any]:
     session = db()
-    return schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
+    body = schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
+    body["parents"] = parents.as_json(session, design)
+    return body
 
 
 @bp.post("/designs")
@@ -50,20 +52,13 @@ def _full(design: Any) -> dict[str, Any]:
 def publish() -> tuple[dict[str, Any], int]:
     account = current_account()
     form = request.form
-    design = service.publish(db(), tracked_store(), account, form.get("title", ""), form.get("license", ""),
+    design = service.publish(db(), file_store(), account, form.get("title", ""), form.get("license", ""),
                              form.get("description", ""), form.get("tags"), form.get("derived_from"),
                              form.get("unit"), _uploads(), hub().settings.limit_int("description_chars"),
-                             quota=hub().upload_quota)
+                             quota=hub().upload_quota, parent_weights=form.get("parent_weights"))
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]
     return body, 201
-
-
-@bp.errorhandler(service.Busy)
-def _busy(exc: service.Busy) -> Response:
-    response = problem(exc.status, exc.code, exc.detail)
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 @bp.after_request
@@ -81,7 +76,7 @@ def _run_after_commit(response: Response) -> Response:
 def new_version(design_id: int) -> tuple[dict[str, Any], int]:
     account = current_account()
     design = service.get_design(db(), design_id)
-    design = service.add_version(db(), tracked_store(), account, design, request.form.get("changelog"),
+    design = service.add_version(db(), file_store(), account, design, request.form.get("changelog"),
                                  request.form.get("unit"), _uploads(), quota=hub().upload_quota)
     body = _full(design)
     request.on_commit = lambda: queue_validation(hub().tasks, design)  # type: ignore[attr-defined]

@@ -15,10 +15,12 @@ from design_commons.units import STATED_UNITS, normalise_unit
 from design_commons.validation import PROCESSES, detect_format
 from server.accounts.models import Account
 from server.db import utcnow
+from server.designs import parents as design_parents
 from server.designs.blobs import ensure_blob
 from server.designs.models import Design, DesignFile, DesignTag, DesignVersion, FileProcess, ValidationStatus
 from server.errors import ApiError, invalid, not_found
-from server.input_rules import MAX_DB_INT, check_name, clean_filename
+from server.input_rules import check_name, clean_filename
+from server.ledger import service as ledger
 from server.storage import BlobStore
 
 MAX_TAGS = 20
@@ -33,27 +35,19 @@ class Upload:
     stream: IO[bytes]
 
 
-class Busy(ApiError):
-    """503 ``busy``: every sandbox of this process is taken; the client should retry after ``retry_after`` s."""
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(503, "busy", detail)
-        self.retry_after = retry_after
-
-
 def check_unstored(path: Path, filename: str, unit: str, limits: Limits, slots: SandboxSlots,
                    wait_s: float) -> IsolatedResult:
     """Validate a file without storing it, in one of the process's sandboxes.
 
-    Waits ``wait_s`` seconds at most for a free sandbox, then raises :class:`Busy`: strangers are
+    Waits ``wait_s`` seconds at most for a free sandbox, then raises a 503 ``busy`` with ``Retry-After``: strangers are
     never queued without bound behind each other.
     """
     try:
         with slots.hold(wait_s):
             return validate_isolated(path, filename, unit, limits, thumbnail=False)
     except SandboxBusy:
-        raise Busy("Every sandbox of the hub is checking a file; try again in a few seconds.",
-                   retry_after=max(1, min(30, limits.parse_seconds // 4))) from None
+        raise ApiError(503, "busy", "Every sandbox of the hub is checking a file; try again in a few seconds.",
+                       headers={"Retry-After": str(max(1, min(30, limits.parse_seconds // 4)))}) from None
 
 
 @dataclass(frozen=True)
@@ -130,6 +124,11 @@ def check_quota(session: Session, owner: Account, uploads: list[Upload], quota: 
         checked = sum(1 for _size, kind in measured if kind != "other")
         pending = session.scalar(select(func.count()).select_from(
             mine.where(DesignFile.validation_status == ValidationStatus.PENDING).subquery())) or 0
+        if checked > quota.pending_validations:  # waiting would never help: say so, not "try later"
+            raise ApiError(422, "too_many_files_to_check",
+                           f"This version holds {checked} meshes and drawings to check and an account may have at "
+                           f"most {quota.pending_validations} waiting for validation; publish them in smaller "
+                           "versions.", {"files": [f"at most {quota.pending_validations} to check at once"]})
         if checked and pending + checked > quota.pending_validations:
             raise ApiError(429, "too_many_pending_validations",
                            f"{pending} of your files are still waiting for validation and an account may have at most "
@@ -208,9 +207,12 @@ def _reuse_earlier_validation(session: Session, row: DesignFile) -> None:
 def publish(session: Session, store: BlobStore, owner: Account, title: str, license_raw: str,
             description: str = "", tags_raw: str | None = None, derived_from: str | None = None,
             unit_raw: str | None = None, uploads: list[Upload] | None = None,
-            max_description: int = 20_000, quota: Quota | None = None) -> Design:
+            max_description: int = 20_000, quota: Quota | None = None, parent_weights: str | None = None) -> Design:
     """Publish a new design with its first version. Raises ApiError (422; 413/429 past the owner's
     ``quota``) before storing anything.
+
+    ``derived_from``: the id of the design it remixes, or several, comma-separated; ``parent_weights``: one
+    positive decimal per parent (else equal shares), see :mod:`server.designs.parents`.
 
     ``max_description``: the longest description in characters (the ``description_chars`` limit).
     """
@@ -225,16 +227,8 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     licence_id = check_licence(license_raw)
     tags = parse_tags(tags_raw)
     unit = parse_unit(unit_raw)
-    parent_id = None
-    if derived_from not in (None, ""):
-        try:
-            parent_id = int(str(derived_from))
-            if not 1 <= parent_id <= MAX_DB_INT:
-                raise ValueError(parent_id)
-        except ValueError:
-            raise invalid("derived_from must be a design id.", {"derived_from": ["not an id"]}) from None
-        if session.get(Design, parent_id) is None:
-            raise invalid("derived_from names no design.", {"derived_from": ["no such design"]}, code="unknown_design")
+    parents = design_parents.parse(session, derived_from, parent_weights)
+    parent_id = parents[0][0] if parents else None
     stored = store_uploads(session, store, uploads or [], owner, quota)
     design = Design(owner=owner, title=title, description=(description or "").strip(), license_id=licence_id,
                     derived_from_id=parent_id, tags=[DesignTag(tag=t) for t in tags])
@@ -243,6 +237,8 @@ def publish(session: Session, store: BlobStore, owner: Account, title: str, lice
     _add_files(session, store, version, stored, unit)
     session.add(design)
     session.flush()
+    design_parents.store(session, design.id, parents)
+    ledger.design_published(session, design, parents)
     return design
 
 
@@ -259,6 +255,7 @@ def add_version(session: Session, store: BlobStore, owner: Account, design: Desi
     _add_files(session, store, version, stored, unit)
     design.updated_at = utcnow()
     session.flush()
+    ledger.design_versioned(session, design, number)
     return design
 
 

@@ -133,12 +133,43 @@ def _sides(value: Any) -> list[float | None]:
     return []
 
 
+CUBIC_MM = {"": 1.0, "mm3": 1.0, "mm³": 1.0, "cm3": 1e3, "cm³": 1e3, "l": 1e6, "m3": 1e9, "m³": 1e9}
+
+
+def _cubic_mm(value: Any) -> float | None:
+    """A volume in mm³ from the spec's ``build_volume`` (one number in mm³, or '8000 cm3'); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        mm3 = float(value)
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(mm3|mm³|cm3|cm³|l|m3|m³)?\s*",
+                                                       value.lower())):
+        mm3 = float(m.group(1)) * CUBIC_MM[m.group(2) or ""]
+    else:
+        return None
+    return mm3 if 0 < mm3 <= 1e15 else None
+
+
 def volume(equipment: dict[str, Any], process: str) -> tuple[float, float, float] | None:
-    """Build volume in mm from x/y/z_travel, build_volume or bed_size (z: the process's default); None if none."""
+    """Build volume in mm (x, y, z); None when the record gives no size.
+
+    From ``x_travel``/``y_travel``/``z_travel``; a missing z from the spec's ``build_volume`` (mm³)
+    over x·y, else the process's typical z. A ``build_volume`` alone keeps the process's typical
+    proportions, scaled to hold that volume. Older shapes of ``build_volume`` ({x, y, z, unit},
+    [x, y, z], '25 x 21 x 22 cm') and ``bed_size`` give the sides themselves.
+    """
+    typical = DEFAULT_VOLUMES_MM[process]
     travel = [_length(equipment.get(k)) for k in ("x_travel", "y_travel", "z_travel")]
-    for sides in (travel, _sides(equipment.get("build_volume")), _sides(equipment.get("bed_size"))):
+    cubic = _cubic_mm(equipment.get("build_volume"))
+    if travel[0] and travel[1]:
+        z = travel[2] or (cubic / (travel[0] * travel[1]) if cubic else None) or typical[2]
+        return (travel[0], travel[1], round(z, 3))
+    if cubic:
+        scale = (cubic / (typical[0] * typical[1] * typical[2])) ** (1 / 3)
+        return (round(typical[0] * scale, 3), round(typical[1] * scale, 3), round(typical[2] * scale, 3))
+    for sides in (_sides(equipment.get("build_volume")), _sides(equipment.get("bed_size"))):
         if len(sides) >= 2 and sides[0] and sides[1]:
-            z = sides[2] if len(sides) > 2 and sides[2] else DEFAULT_VOLUMES_MM[process][2]
+            z = sides[2] if len(sides) > 2 and sides[2] else typical[2]
             return (sides[0], sides[1], z)
     return None
 

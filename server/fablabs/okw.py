@@ -1,6 +1,7 @@
 """Open Know-Where: a lab as an OKW facility record, and the process vocabulary both ways."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from server.fablabs.models import Fablab
@@ -44,8 +45,35 @@ def process_from(text: str) -> str | None:
     return PROCESS_WORDS.get(key) or PROCESS_WORDS.get(key.replace(" ", "_"))
 
 
+def facility_id(base_url: str, lab_id: int) -> uuid.UUID:
+    """The lab's OKW ``id``: a UUID (version 5) of its page on this hub, the same at every export."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{base_url.rstrip('/')}/fablabs/{lab_id}")
+
+
+def _number(value: float) -> int | float:
+    """A length as the record writes it: a whole number of mm as an int (the reference model types them int)."""
+    return int(value) if float(value).is_integer() else round(float(value), 3)
+
+
+def _address(lab: Fablab) -> dict[str, str]:
+    """The OKW address fields that are known: ``street`` (the address as given), ``city``, ``country``."""
+    fields = {"street": lab.address, "city": lab.city, "country": lab.country}
+    return {k: v.strip() for k, v in fields.items() if v and v.strip()}
+
+
+def _material(name: str) -> dict[str, str]:
+    return {"material_type": WIKI + name.replace(" ", "_"), "name": name}
+
+
 def facility_record(lab: Fablab, online: bool, base_url: str) -> dict[str, Any]:
-    """The lab as an OKW facility: name, location with coordinates, status, equipment with volumes and materials."""
+    """The lab as an OKW facility record, in the shapes the reference model (supply-graph-ai ``okw.py``) loads.
+
+    ``id`` is :func:`facility_id` (a UUID; the lab's page on the hub is ``cosmoloc.url``);
+    ``location.address`` holds the fields that are known; each machine's ``x_travel``, ``y_travel``,
+    ``z_travel`` are its build volume in mm and ``build_volume`` their product in mm³ (for sheet
+    machines: the bed and the thickest stock); ``record_data.created_by`` is the hub as an Agent.
+    """
+    base = base_url.rstrip("/")
     equipment = []
     for m in lab.machines:
         equipment.append({
@@ -53,32 +81,38 @@ def facility_record(lab: Fablab, online: bool, base_url: str) -> dict[str, Any]:
             "manufacturing_process": PROCESS_URLS.get(m.process, ""),
             "model": m.name,
             "quantity": 1,
-            "materials_worked": [{"material_type": WIKI + mat.replace(" ", "_"), "name": mat} for mat in m.materials],
-            "x_travel": m.build_x_mm, "y_travel": m.build_y_mm, "z_travel": m.build_z_mm,
-            "build_volume": {"x": m.build_x_mm, "y": m.build_y_mm, "z": m.build_z_mm, "unit": "mm"},
+            "materials_worked": [_material(mat) for mat in m.materials],
+            "x_travel": _number(m.build_x_mm), "y_travel": _number(m.build_y_mm), "z_travel": _number(m.build_z_mm),
+            "build_volume": round(m.build_x_mm * m.build_y_mm * m.build_z_mm),
             "cosmoloc": {"key": m.key, "process": m.process, "state": m.state.value, "queue_length": m.queue_length},
         })
     processes = sorted({m.process for m in lab.machines})
     materials = sorted({mat for m in lab.machines for mat in m.materials}, key=str.lower)
     status = "Active" if lab.accepting_orders else "Temporary Closure"
-    return {
-        "id": f"{base_url}/fablabs/{lab.id}",
+    location: dict[str, Any] = {"gps_coordinates": f"{lab.latitude}, {lab.longitude}",
+                                "coordinates": {"lat": lab.latitude, "lon": lab.longitude}}
+    address = _address(lab)
+    if address:
+        location["address"] = address
+        location.update({k: address[k] for k in ("city", "country") if k in address})
+    hub = {"name": "cosmoloc", "website": base}
+    record: dict[str, Any] = {
+        "id": str(facility_id(base, lab.id)),
         "name": lab.name,
-        "location": {
-            "address": {"street": lab.address, "city": lab.city, "country": lab.country},
-            "gps_coordinates": f"{lab.latitude}, {lab.longitude}",
-            "coordinates": {"lat": lab.latitude, "lon": lab.longitude},
-        },
+        "location": location,
         "facility_status": status,
         "description": lab.description,
-        "owner": {"name": lab.operator.name} if lab.operator else None,
         "access_type": "Shared space" if lab.kind.value in ("fablab", "makerspace") else "Restricted",
         "equipment": equipment,
         "manufacturing_processes": [PROCESS_URLS[p] for p in processes if p in PROCESS_URLS],
-        "typical_materials": [{"material_type": WIKI + m.replace(" ", "_"), "name": m} for m in materials],
+        "typical_materials": [_material(m) for m in materials],
         "record_data": {"date_created": lab.created_at.isoformat(), "last_updated": lab.updated_at.isoformat(),
-                        "created_by": "cosmoloc"},
-        "cosmoloc": {"id": lab.id, "kind": lab.kind.value, "accepting_orders": lab.accepting_orders,
-                     "online": online, "last_seen_at": lab.last_seen_at.isoformat() if lab.last_seen_at else None,
+                        "created_by": hub, "updated_by": hub},
+        "cosmoloc": {"id": lab.id, "url": f"{base}/fablabs/{lab.id}", "kind": lab.kind.value,
+                     "accepting_orders": lab.accepting_orders, "online": online,
+                     "last_seen_at": lab.last_seen_at.isoformat() if lab.last_seen_at else None,
                      "location_approximate": lab.location_approximate},
     }
+    if lab.operator:
+        record["owner"] = {"name": lab.operator.name}
+    return record

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import ApiError, invalid, not_found
 from server.fablabs.models import Fablab
+from server.ledger import receipts as ledger_receipts
 from server.orders import service
 from server.orders.models import Job, JobState, Order, OrderStatus
 
@@ -114,6 +115,7 @@ def complete(session: Session, lab: Fablab, job_id: int, note: str, now: dt.date
     order.status = OrderStatus.COMPLETED
     service.event(order, "completed", now, job_id=job.id, fablab_id=lab.id, note=note[:2000])
     session.flush()
+    ledger_receipts.on_made(session, order.id, lab)
     return job
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from design_commons import fitting, licences
+from design_commons import fitting, licences, materials
 from server.fablabs import service as fablabs
 from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
 from server.orders.models import Job, JobState, Order
@@ -62,9 +62,8 @@ def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) 
     with_process = [m for m in lab.machines if m.process in processes]
     if not with_process:
         return None, ["no_process"]
-    material = order.material.strip().lower()
     reasons: list[str] = []
-    with_material = [m for m in with_process if material in {x.lower() for x in (m.materials or [])}]
+    with_material = [m for m in with_process if lists_material(m, order.material)]
     if not with_material:
         reasons.append("no_material")
     fit_reasons = [fits(requirements, m, order.thickness_mm) for m in with_process]
@@ -72,11 +71,26 @@ def _machine_verdict(order: Order, requirements: dict[str, Any], lab: LabFacts) 
         reasons.append("too_thick" if "too_thick" in fit_reasons and "too_small" not in fit_reasons else "too_small")
     if not any(m.state in AVAILABLE for m in with_process):
         reasons.append("machine_unavailable")
-    usable = [m for m in with_material if m.state in AVAILABLE and fits(requirements, m, order.thickness_mm) is None]
+    usable = usable_machines(order, requirements, lab)
     if not usable:
         return None, reasons or ["machine_unavailable"]
     best = min(usable, key=lambda m: (m.queue_length, 0 if m.state == MachineState.IDLE else 1, m.key))
     return best, []
+
+
+def usable_machines(order: Order, requirements: dict[str, Any], lab: LabFacts) -> list[MachineFacts]:
+    """The lab's machines that can make the order now: its process, its material, available, the part fits."""
+    processes = set(requirements.get("processes") or [])
+    if order.process:
+        processes &= {order.process}
+    return [m for m in lab.machines if m.process in processes and m.state in AVAILABLE
+            and lists_material(m, order.material) and fits(requirements, m, order.thickness_mm) is None]
+
+
+def lists_material(machine: MachineFacts, material: str) -> bool:
+    """Whether the machine lists the material: by the materials vocabulary (PLA is "polylactic acid"), else
+    case-insensitively."""
+    return any(materials.same(material, x) for x in machine.materials or [])
 
 
 def past_labs(session: Session, order: Order) -> dict[int, str]:
@@ -154,7 +168,7 @@ _MACHINE_COLUMNS = (Machine.fablab_id, Machine.key, Machine.process, Machine.bui
                     Machine.build_z_mm, Machine.materials, Machine.state, Machine.queue_length)
 
 
-def _load(session: Session, ids: list[int]) -> dict[int, LabFacts]:
+def load_labs(session: Session, ids: list[int]) -> dict[int, LabFacts]:
     """The labs with these ids and their machines, a chunk of ids per query (a lab's row once per machine)."""
     out: dict[int, LabFacts] = {}
     lab_width = len(_LAB_COLUMNS)
@@ -180,7 +194,7 @@ def candidates(session: Session, order: Order, requirements: dict[str, Any], now
         hits = hits[:nearest]
     if not hits:
         return []
-    labs = _load(session, [i for i, _ in hits])
+    labs = load_labs(session, [i for i, _ in hits])
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
     out = [_judge(order, requirements, labs[i], d, now, stale_after_s, excluded_kinds, before)
@@ -193,19 +207,30 @@ def candidates(session: Session, order: Order, requirements: dict[str, Any], now
 def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime, stale_after_s: int,
          licence_id: str) -> Candidate | None:
     """The lab the order should be offered to: the first of :func:`candidates`' eligible labs, found
-    without judging every lab.
+    without judging every lab (:func:`nearest_eligible`)."""
+    found, _ = nearest_eligible(session, order, requirements, now, stale_after_s, licence_id, 1)
+    if not found:
+        return None
+    nearest = round(found[0].distance_km, 6)
+    return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
+
+
+def nearest_eligible(session: Session, order: Order, requirements: dict[str, Any], now: dt.datetime,
+                     stale_after_s: int, licence_id: str, want: int) -> tuple[list[Candidate], bool]:
+    """At least the ``want`` nearest eligible labs (all of them, when there are fewer) in rank order, and
+    whether every lab within the maximum distance was judged (then the list holds every eligible lab).
 
     The database keeps only labs that could qualify (accepting, claimed, online, of an allowed kind,
     with an available machine of a usable process). The search looks in growing circles around the
-    delivery point (a sixty-fourth of the maximum distance, then 4x wider each time): once an
-    eligible lab lies inside the circle, no lab outside it can be nearer, so the work follows the
+    delivery point (a sixty-fourth of the maximum distance, then 4x wider each time): once ``want``
+    eligible labs lie inside the circle, no lab outside it can be nearer, so the work follows the
     labs near the citizen rather than all labs within the maximum distance.
     """
     processes = set(requirements.get("processes") or [])
     if order.process:
         processes &= {order.process}
     if not processes:
-        return None
+        return [], True
     excluded_kinds = licences.excluded_lab_kinds(licence_id)
     before = past_labs(session, order)
     # correlated, so both databases drive the query from the spatial index rather than from the machines
@@ -216,17 +241,19 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
     if excluded_kinds:
         query = query.where(Fablab.kind.not_in([LabKind(k) for k in sorted(excluded_kinds)]))
     judged: set[int] = set(before)
+    found: list[Candidate] = []
     radius = order.max_distance_km / 64
     while True:
         radius = min(radius, order.max_distance_km)
         hits = [(i, d) for i, d in fablabs.within(session, order.delivery_latitude, order.delivery_longitude,
                                                   radius, query) if i not in judged]
-        found: list[Candidate] = []
+        complete = True
         for start in range(0, len(hits), 50):
             batch = hits[start:start + 50]
-            if found and round(batch[0][1], 6) > round(found[0].distance_km, 6):
-                break  # every lab left is farther than an eligible one
-            labs = _load(session, [i for i, _ in batch])
+            if len(found) >= want and round(batch[0][1], 6) > round(found[want - 1].distance_km, 6):
+                complete = False
+                break  # every lab left is farther than the ones wanted
+            labs = load_labs(session, [i for i, _ in batch])
             for i, d in batch:
                 judged.add(i)
                 if i in labs:
@@ -234,9 +261,6 @@ def best(session: Session, order: Order, requirements: dict[str, Any], now: dt.d
                     if c.eligible:
                         found.append(c)
             found.sort(key=Candidate.rank_key)
-        if found:
-            nearest = round(found[0].distance_km, 6)
-            return min((c for c in found if round(c.distance_km, 6) == nearest), key=Candidate.rank_key)
-        if radius >= order.max_distance_km:
-            return None
+        if len(found) >= want or radius >= order.max_distance_km:
+            return found, complete and radius >= order.max_distance_km
         radius *= 4

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from cosmoloc_contract import orders as contract
 from cosmoloc_contract.common import PageQuery
 from server.db import utcnow
 from server.designs.models import DesignFile
 from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
+from server.evidence import service as evidence
+from server.evidence.schemas import Receipt
 from server.fablabs.service import resolve_location
 from server.openapi import Auth, operation
 from server.orders import matching, schemas, service
@@ -79,6 +81,8 @@ def cancel(order_id: int) -> Any:
 @operation("Confirm the order was received (once completed)", auth=Auth.PERSONAL,
            answers={200: contract.Order}, errors=(409,))
 def confirm(order_id: int) -> Any:
+    receipt = json_body(Receipt) if request.get_data() else Receipt()
     order = service.confirm(db(), service.lock_own(db(), order_id, current_account()), utcnow())
+    evidence.record_receipt(db(), order, receipt, utcnow())
     db().commit()
     return jsonify(schemas.order_json(order))

@@ -24,6 +24,7 @@ from server.designs import service as designs
 from server.designs.models import Design, DesignFile, ValidationStatus
 from server.errors import ApiError, invalid, not_found
 from server.fablabs.models import Fablab
+from server.ledger import receipts as ledger_receipts
 from server.orders import matching
 from server.orders.models import LIVE_JOB_STATES, Job, JobState, Order, OrderEvent, OrderStatus
 
@@ -281,6 +282,7 @@ def confirm(session: Session, order: Order, now: dt.datetime) -> Order:
     order.status = OrderStatus.RECEIVED
     event(order, "received", now)
     session.flush()
+    ledger_receipts.on_received(session, order.id)
     return order
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 
 from sqlalchemy import select
 
@@ -74,27 +73,3 @@ def sweep(database: Database, rules: service.Rules, now: dt.datetime | None = No
     except Exception:
         log.exception("retrying unmatched orders failed")
     return expired, offered
-
-
-class Sweeper:
-    """A daemon thread that sweeps every ``interval_s`` seconds until stopped."""
-
-    def __init__(self, database: Database, rules: service.Rules, interval_s: float = 2.0) -> None:
-        self.database, self.rules, self.interval_s = database, rules, interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cosmoloc-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                sweep(self.database, self.rules)
-            except Exception:  # a database hiccup must not end the loop; the next sweep tries again
-                log.exception("order sweep failed")

@@ -9,7 +9,7 @@ from design_commons import licences
 from design_commons.units import STATED_UNITS
 from server.designs import schemas, service
 from server.designs.processing import queue_validation
-from server.edge import db, page_number, paginate, tracked_store
+from server.edge import db, file_store, page_number, paginate
 from server.errors import ApiError
 from server.web.site import bp, form_page, hub, sign_in_required, signed_in
 
@@ -31,7 +31,7 @@ def _uploads() -> list[service.Upload]:
 
 def _store() -> Any:
     """The blob store, remembering new files so a failed request removes them (as the API does)."""
-    return tracked_store()
+    return file_store()
 
 
 @bp.get("/designs")

@@ -60,6 +60,7 @@ def event_text(kind: str, detail: dict[str, Any]) -> str:
         "withdrawn": "The offer to the lab was withdrawn",
         "cancelled": "You cancelled the order",
         "received": "You confirmed you received it",
+        "reported": "The lab filed its build report",
     }
     return texts.get(kind, kind.replace("_", " ").capitalize())
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 import trimesh
 
 from design_commons.limits import Limits
@@ -42,3 +43,37 @@ def test_an_empty_upload_is_reported_as_empty(tmp_path):
     path.write_bytes(b"")
     result = validate_isolated(path, "nothing.stl", "mm")
     assert [i["code"] for i in result.report["issues"]] == ["empty"]
+
+
+def test_background_work_leaves_a_sandbox_for_callers_who_wait() -> None:
+    """With 2 slots, a backlog of background validations takes one; an anonymous check still gets the other."""
+    import threading
+
+    from design_commons.sandbox import SandboxBusy, SandboxSlots
+
+    slots = SandboxSlots(2)
+    holding, release = threading.Event(), threading.Event()
+    second_started = threading.Event()
+
+    def background(started: threading.Event) -> None:
+        with slots.hold(background=True):
+            started.set()
+            release.wait(10)
+
+    first = threading.Thread(target=background, args=(holding,))
+    second = threading.Thread(target=background, args=(second_started,))
+    first.start()
+    assert holding.wait(5)
+    second.start()
+    assert not second_started.wait(0.3)  # the second background job waits ...
+    with slots.hold(wait_s=0.5):  # ... while a caller who waits gets the free slot at once
+        with pytest.raises(SandboxBusy):
+            with slots.hold(wait_s=0.1):  # and both slots are now taken
+                pass
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert second_started.is_set()
+    single = SandboxSlots(1)  # with one slot there is nothing to reserve: background work may take it
+    with single.hold(wait_s=0.1, background=True):
+        pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -304,3 +305,28 @@ def test_data_dir_database_and_secret_key_are_private(start_hub: Any) -> None:
         for name in dirs:
             assert not os.stat(os.path.join(root, name)).st_mode & 0o077, name
     assert looked_at >= 2 and (data_dir / "secret_key").exists()
+
+
+def test_an_ipv6_host_cannot_take_a_fresh_address_for_each_sign_up(database_url: str, tmp_path: Path) -> None:
+    """Sign-ups are counted per /64 for IPv6 peers: a host that walks its /64 is limited like one address."""
+    from server.app import create_app
+    from server.config import Settings
+
+    settings = Settings.from_env(data_dir=tmp_path / "data", database_url=database_url, eager_tasks=True,
+                                 sweeper_interval_s=0, secret_key="test-secret",
+                                 limits={"signup_per_address": "5/minute"})
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+
+        def sign_up(address: str, n: int) -> int:
+            return client.post("/api/v1/accounts", environ_base={"REMOTE_ADDR": address},
+                               json={"email": f"walker{n}@example.org", "password": "correct horse battery",
+                                     "name": "Walker"}).status_code
+
+        answers = [sign_up(f"2001:db8:1:2::{n:x}", n) for n in range(1, 7)]
+        assert answers == [201] * 5 + [429], answers
+        assert sign_up("2001:db8:1:3::1", 7) == 201  # the next /64 is another host
+        assert sign_up("192.0.2.7", 8) == 201
+    finally:
+        app.extensions["cosmoloc.hub"].close()

@@ -124,6 +124,9 @@ def test_an_account_cannot_queue_or_store_without_bound(held_app: Any) -> None:
     # documentation files need no validation and still go in; another account is not affected
     assert send(greedy, [("notes.md", b"# notes")]).status_code == 201
     assert send(other, [("d.stl", cube_stl(13))]).status_code == 201
+    # more meshes in one version than may ever wait at once: a clear refusal, not "try again later"
+    big = send(ApiUser(client, "bulk"), [(f"p{i}.stl", cube_stl(20 + i)) for i in range(3)])
+    assert big.status_code == 422 and big.get_json()["code"] == "too_many_files_to_check", big.get_json()
     # 1 MB per account: 600 kB fits once, not twice, and the refused bytes are not stored
     blob_a, blob_b = b"A" * 600_000, b"B" * 600_000
     assert send(other, [("a.bin", blob_a)]).status_code == 201
@@ -168,6 +171,54 @@ def test_the_shared_fair_queue_on_redis_takes_accounts_in_turn() -> None:
     queue.put("c", "c0")
     taken = [queue.take() for _ in range(7)]
     assert taken == ["a0", "b0", "c0", "a1", "a2", "a3", None]
+
+
+def test_a_task_that_fails_on_a_worker_is_queued_again_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A validation whose worker fails (an error, RQ's job timeout) goes back to its line, a bounded number of times."""
+    import redis
+
+    from server import tasks
+
+    url = "redis://127.0.0.1:6379/15"
+    conn = redis.Redis.from_url(url)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is needed for this test: {exc}")
+    conn.flushdb()
+    runs: list[int] = []
+
+    def flaky(_hub: Any, n: int) -> str:
+        runs.append(n)
+        if len(runs) < 2:
+            raise RuntimeError("the worker lost its database connection")
+        return "done"
+
+    def hopeless(_hub: Any, n: int) -> None:
+        runs.append(n)
+        raise RuntimeError("always fails")
+
+    runner = tasks.RQRunner(url)
+
+    class WorkerHub:
+        tasks = runner
+
+    monkeypatch.setitem(tasks.TASKS, "flaky", flaky)
+    monkeypatch.setitem(tasks.TASKS, "hopeless", hopeless)
+    monkeypatch.setattr(tasks, "_worker_hub", WorkerHub())
+    try:
+        runner.enqueue("flaky", 7)
+        with pytest.raises(RuntimeError):
+            tasks.run_next_fair()
+        assert tasks.run_next_fair() == "done" and runs == [7, 7]
+        runs.clear()
+        runner.enqueue("hopeless", 8)
+        for _ in range(tasks.FAIR_ATTEMPTS):
+            with pytest.raises(RuntimeError):
+                tasks.run_next_fair()
+        assert tasks.run_next_fair() is None and runs == [8] * tasks.FAIR_ATTEMPTS
+    finally:
+        conn.flushdb()
 
 
 # --- 3. races between processes on PostgreSQL ------------------------------------------------------

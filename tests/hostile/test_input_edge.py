@@ -139,7 +139,8 @@ def test_an_id_out_of_range_is_a_404_in_a_path_and_a_422_in_a_body(app: Any, cli
     user = make_user("ids")
     for url in (f"/api/v1/designs/{big}", f"/api/v1/files/{big}", f"/api/v1/files/{big}/content",
                 f"/api/v1/fablabs/{big}", f"/api/v1/fablabs/{big}/okw", f"/api/v1/orders/{big}",
-                f"/api/v1/node/jobs/{big}", f"/api/v1/designs/{big}/okh"):
+                f"/api/v1/node/jobs/{big}", f"/api/v1/designs/{big}/okh",
+                f"/api/v1/designs/{big}/files/{big}/part.stl", f"/api/v1/designs/1/files/{big}/part.stl"):
         assert problem(user.get(url), 404)["code"] == "not_found", url
     assert client.get(f"/designs/{big}").status_code == 404
     assert client.get(f"/fablabs/{big}").status_code == 404
@@ -332,10 +333,7 @@ def test_a_huge_json_body_is_a_413_before_it_is_parsed(start_hub: Any) -> None:
 
 @pytest.mark.slow
 def test_a_real_agent_makes_a_part_named_in_cyrillic_chinese_and_emoji(start_hub: Any, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from tests.server.hubproc import REPO
+    from tests.server.hubproc import start_agent
 
     hub = start_hub(COSMOLOC_NODE_STALE_AFTER_S="300", COSMOLOC_POLL_INTERVAL_S="1")
     designer, operator, citizen = Client(hub.url, "designer"), Client(hub.url, "operator"), Client(hub.url, "citizen")
@@ -346,27 +344,7 @@ def test_a_real_agent_makes_a_part_named_in_cyrillic_chinese_and_emoji(start_hub
     design = r.json()
     lab = operator.post("/fablabs", json={"name": "Agent lab", "kind": "fablab", "latitude": 41.39,
                                           "longitude": 2.17}).json()
-    lab_dir = tmp_path / "lab"
-    lab_dir.mkdir()
-    (lab_dir / "node-token").write_text(lab["node_token"])
-    (lab_dir / "lab.toml").write_text(f"""
-hub = "{hub.url}"
-token_file = "node-token"
-state_dir = "state"
-poll_interval_s = 1
-accept = "auto"
-
-[[machines]]
-key = "mk4"
-name = "Prusa MK4"
-process = "fdm"
-build_volume_mm = [250, 210, 220]
-materials = ["PLA"]
-driver = "simulated"
-speed = 600
-""")
-    agent = subprocess.Popen([sys.executable, "-m", "server.cli", "agent", "--config", str(lab_dir / "lab.toml")],
-                             cwd=str(REPO), stdout=open(tmp_path / "agent.log", "ab"), stderr=subprocess.STDOUT)
+    agent = start_agent(tmp_path / "lab", hub.url, lab["node_token"], tmp_path / "agent.log", speed=600)
     try:
         deadline = time.time() + 60
         while designer.get(f"/designs/{design['id']}").json()["versions"][0]["files"][0]["validation"]["status"] \

@@ -100,6 +100,29 @@ def test_a_body_too_slow_is_cut_off_with_408(start_hub: Any, hub_database: str |
     assert 1.5 < waited < 6
 
 
+def test_announcing_a_big_body_buys_no_time(start_hub: Any, hub_database: str | None) -> None:
+    """A client that announces 50 MB and trickles a byte a second is cut off by what it has sent, not
+    kept for the 50 s that a 50 MB body may take at the minimum rate."""
+    hub = start_hub(workers=_workers(hub_database), limits={"body_timeout_s": "2", "body_min_rate_bps": "1000000"})
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=30) as s:
+        s.sendall(b"POST /api/v1/designs HTTP/1.1\r\nHost: hub\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+                  b"Content-Length: 50000000\r\n\r\n")
+        started = time.monotonic()
+        s.settimeout(1.0)
+        answer = b""
+        while not answer and time.monotonic() - started < 20:
+            try:
+                s.sendall(b"-")
+                answer = s.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert waited < 6, waited
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_sent(start_hub: Any, hub_database: str | None) -> None:
     hub = start_hub(workers=_workers(hub_database), COSMOLOC_MAX_UPLOAD_MB="1")
     with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as s:

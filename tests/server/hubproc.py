@@ -134,3 +134,35 @@ def register_lab(operator: Client, name: str, lat: float, lon: float) -> tuple[i
     node = session()
     node.headers["Authorization"] = "Bearer " + r.json()["node_token"]
     return r.json()["id"], node
+
+
+def start_agent(lab_dir: Path, hub_url: str, node_token: str, log: Path, speed: float = 60) -> subprocess.Popen[bytes]:
+    """A real agent process (``cosmoloc agent``) for one simulated Prusa MK4 taking PLA, accepting every offer.
+
+    ``speed`` multiplies the simulated machine's pace (a 20 mm cube takes about 14 s at 60).
+    """
+    lab_dir.mkdir(parents=True, exist_ok=True)
+    (lab_dir / "node-token").write_text(node_token)
+    (lab_dir / "lab.toml").write_text(f"""
+hub = "{hub_url}"
+token_file = "node-token"
+state_dir = "state"
+poll_interval_s = 1
+accept = "auto"
+
+[[machines]]
+key = "mk4"
+name = "Prusa MK4"
+process = "fdm"
+build_volume_mm = [250, 210, 220]
+materials = ["PLA"]
+driver = "simulated"
+speed = {speed:g}
+""")
+    return restart_agent(lab_dir, log)
+
+
+def restart_agent(lab_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """The agent of ``lab_dir`` (written by :func:`start_agent`) started again, with its outbox as it left it."""
+    return subprocess.Popen([sys.executable, "-m", "server.cli", "agent", "--config", str(lab_dir / "lab.toml")],
+                            cwd=str(REPO), stdout=open(log, "ab"), stderr=subprocess.STDOUT)

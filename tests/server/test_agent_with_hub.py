@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.server.hubproc import REPO, Client, HubProcess, publish_cube
+from tests.server.hubproc import Client, HubProcess, publish_cube, restart_agent, start_agent
 
 pytestmark = pytest.mark.slow
-
-
-def start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "server.cli", "agent", "--config", str(config)], cwd=str(REPO),
-                            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
 def wait_for(check, timeout: float, what: str):
@@ -33,7 +26,6 @@ def wait_for(check, timeout: float, what: str):
 
 def test_reports_survive_a_dead_hub_and_an_agent_restart(tmp_path: Path) -> None:
     data, lab_dir = tmp_path / "hub", tmp_path / "lab"
-    lab_dir.mkdir()
     hub = HubProcess(data, COSMOLOC_NODE_STALE_AFTER_S="300", COSMOLOC_POLL_INTERVAL_S="1").start()
     agent = None
     try:
@@ -41,25 +33,8 @@ def test_reports_survive_a_dead_hub_and_an_agent_restart(tmp_path: Path) -> None
         design = publish_cube(designer)
         r = operator.post("/fablabs", json={"name": "Agent lab", "kind": "fablab", "latitude": 41.39, "longitude": 2.17})
         lab = r.json()
-        (lab_dir / "node-token").write_text(lab["node_token"])
         # a 20 mm cube takes 60 s setup + 8000 mm3 / 10 mm3/s = 860 s at speed 1: about 14 s at speed 60
-        (lab_dir / "lab.toml").write_text(f"""
-hub = "{hub.url}"
-token_file = "node-token"
-state_dir = "state"
-poll_interval_s = 1
-accept = "auto"
-
-[[machines]]
-key = "mk4"
-name = "Prusa MK4"
-process = "fdm"
-build_volume_mm = [250, 210, 220]
-materials = ["PLA"]
-driver = "simulated"
-speed = 60
-""")
-        agent = start_agent(lab_dir / "lab.toml", tmp_path / "agent.log")
+        agent = start_agent(lab_dir, hub.url, lab["node_token"], tmp_path / "agent.log", speed=60)
         wait_for(lambda: operator.get(f"/fablabs/{lab['id']}").json()["online"], 30, "the agent's first heartbeat")
         o = citizen.post("/orders", json={"design_id": design["id"], "material": "PLA",
                                           "delivery": {"latitude": 41.40, "longitude": 2.17}}).json()
@@ -68,7 +43,7 @@ speed = 60
         time.sleep(3)  # the agent keeps printing and queues its progress while the hub is gone
         agent.terminate()
         agent.wait(timeout=20)
-        agent = start_agent(lab_dir / "lab.toml", tmp_path / "agent.log")
+        agent = restart_agent(lab_dir, tmp_path / "agent.log")
         time.sleep(3)
         hub = HubProcess(data, port=hub.port, COSMOLOC_NODE_STALE_AFTER_S="300", COSMOLOC_POLL_INTERVAL_S="1").start()
         final = wait_for(lambda: (lambda x: x if x["status"] == "completed" else None)(

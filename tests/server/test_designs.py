@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tomllib
+import urllib.parse
 
 import ezdxf
 import trimesh
@@ -174,20 +175,40 @@ def test_remix_lineage_both_ways(client, make_user):
 
 
 def test_okh_manifest(client, make_user):
+    from tests.design_commons.test_okh import schema_errors
+
     designer = make_user("designer")
     parent = publish(designer, [("cube.stl", cube_stl())], title="Base").get_json()
-    design = publish(designer, [("cube.stl", cube_stl()), ("plate.dxf", plate_dxf())], title="Kit",
-                     description="A kit of parts", derived_from=str(parent["id"])).get_json()
+    design = publish(designer, [("cube.stl", cube_stl()), ("plate.dxf", plate_dxf()), ("cube.scad", b"cube(20);")],
+                     title="Kit", description="A kit of parts", derived_from=str(parent["id"])).get_json()
     r = client.get(f"/api/v1/designs/{design['id']}/okh")
     assert r.status_code == 200 and r.mimetype == "application/toml"
     manifest = tomllib.loads(r.get_data(as_text=True))
+    assert schema_errors(manifest) == []
     assert manifest["okhv"] == "OKH-LOSHv1.0" and manifest["name"] == "Kit"
-    assert manifest["license"] == "CERN-OHL-S-2.0" and manifest["licensor"] == "designer"
+    assert manifest["license"] == "CERN-OHL-S-2.0" and manifest["licensor"] == {"name": "designer"}
     assert manifest["version"] == "1" and manifest["function"] == "A kit of parts"
     assert manifest["repo"].endswith(f"/designs/{design['id']}")
-    assert str(parent["id"]) in manifest["derivative-of"]
-    exports = [e for part in manifest["part"] for e in part["export"]]
-    assert any(e.endswith(f"/api/v1/files/{design['versions'][0]['files'][0]['id']}/content") for e in exports)
+    assert manifest["fork-of"] == manifest["derivative-of"]
+    assert manifest["fork-of"].endswith(f"/designs/{parent['id']}")
+    parts = {p["name"]: p for p in manifest["part"]}
+    assert set(parts) == {"cube.stl", "plate.dxf"}
+    assert set(parts["cube.stl"]["tsdc"]) == {"3DP", "CNC"} and "3DP" not in parts["plate.dxf"]["tsdc"]
+    cube, plate, scad = design["versions"][0]["files"]
+    assert parts["cube.stl"]["export"][0].endswith(f"/api/v1/designs/{design['id']}/files/{cube['id']}/cube.stl")
+    assert parts["cube.stl"]["source"][0].endswith(f"/files/{scad['id']}/cube.scad")
+    # the URL ending in the file's name serves what the old content URL serves, which keeps working
+    for row in (cube, plate, scad):
+        by_name = client.get(f"/api/v1/designs/{design['id']}/files/{row['id']}/{row['filename']}")
+        assert by_name.status_code == 200 and hashlib.sha256(by_name.data).hexdigest() == row["sha256"]
+        assert by_name.headers["ETag"].strip('"') == row["sha256"]
+        assert client.get(f"/api/v1/files/{row['id']}/content").data == by_name.data
+    export_path = urllib.parse.urlsplit(parts["cube.stl"]["export"][0]).path
+    assert client.get(export_path).data == cube_stl()
+    assert client.get(f"/api/v1/designs/{design['id']}/files/{cube['id']}/plate.dxf").status_code == 404
+    wrong_design = client.get(f"/api/v1/designs/{parent['id']}/files/{cube['id']}/cube.stl")
+    assert wrong_design.status_code == 404
+    assert wrong_design.mimetype == "application/problem+json"
 
 
 def test_validate_endpoint_stores_nothing(app, client):

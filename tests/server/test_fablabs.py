@@ -154,4 +154,5 @@ def test_okw_record(client, make_user):
     assert rec["location"]["coordinates"] == {"lat": 41.3874, "lon": 2.1686}
     eq = rec["equipment"][0]
     assert eq["manufacturing_process"].endswith("/Fused_filament_fabrication")
-    assert eq["build_volume"]["x"] == 250 and [m["name"] for m in eq["materials_worked"]] == ["PLA", "PETG"]
+    assert eq["x_travel"] == 250 and eq["build_volume"] == 250 * 210 * 220
+    assert [m["name"] for m in eq["materials_worked"]] == ["PLA", "PETG"]

@@ -190,6 +190,56 @@ data:
     assert closed.accepting_orders is False and closed.longitude == pytest.approx(-2.9333, abs=1e-3)
 
 
+def test_okw_build_volume_in_cubic_mm_as_the_spec_has_it(db: Database, tmp_path: Path) -> None:
+    fdm = "https://en.wikipedia.org/wiki/Fused_filament_fabrication"
+    laser = "https://en.wikipedia.org/wiki/Laser_cutting"
+    record = {"id": "0b6c3c2e-9f7a-4b41-9d0e-3f8f1c2a4b5d", "name": "Volume Lab", "facility_status": "Active",
+              "location": {"gps_coordinates": "48.2082, 16.3738", "address": {"city": "Vienna", "country": "AT"}},
+              "equipment": [
+                  {"manufacturing_process": fdm, "model": "Cube", "build_volume": 27_000_000},  # 300 mm a side
+                  {"manufacturing_process": fdm, "model": "Tall", "x_travel": 200, "y_travel": 100,
+                   "build_volume": 6_000_000},  # z = 6e6 / (200 x 100) = 300
+                  {"manufacturing_process": laser, "model": "Bed", "build_volume": "1440 cm3"},
+                  {"manufacturing_process": fdm, "model": "Given", "x_travel": 250, "y_travel": 210, "z_travel": 220,
+                   "build_volume": 11_550_000},
+              ]}
+    path = tmp_path / "volume.json"
+    path.write_text(json.dumps(record))
+    assert run(db, path).imported == 1
+    (lab,) = labs(db)
+    sizes = {m.name: (m.build_x_mm, m.build_y_mm, m.build_z_mm) for m in lab.machines}
+    assert sizes["Cube"] == pytest.approx((300, 300, 300))
+    assert sizes["Tall"] == (200, 100, 300)
+    x, y, z = sizes["Bed"]  # a laser's typical bed, scaled to hold the stated 1.44e6 mm³
+    assert x * y * z == pytest.approx(1_440_000) and x / y == pytest.approx(600 / 400)
+    assert sizes["Given"] == (250, 210, 220)
+    assert "Typical build volume assumed" not in lab.description  # every size came from the record
+
+
+def test_the_hubs_own_okw_records_import_with_their_sizes(app, client, make_user, tmp_path: Path) -> None:
+    from tests.server.test_fablabs import register
+
+    laser = {"key": "l1", "name": "Epilog", "process": "laser_cutting", "build_volume_mm": [600, 300.5, 6],
+             "materials": ["Plywood"]}
+    lab = register(make_user("operator"), "Round Trip Lab", machines=[laser])
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(client.get(f"/api/v1/fablabs/{lab['id']}/okw").get_json()))
+    other = tmp_path / "other.db"
+    database = Database(f"sqlite:///{other}")
+    from server.schema import upgrade
+
+    upgrade(database.engine)
+    try:
+        assert run(database, path).imported == 1
+        (copy,) = labs(database)
+        (machine,) = copy.machines
+        assert (machine.process, machine.build_x_mm, machine.build_y_mm, machine.build_z_mm) == \
+            ("laser_cutting", 600, 300.5, 6)
+        assert machine.materials == ["Plywood"]
+    finally:
+        database.dispose()
+
+
 # ---------------------------------------------------------------- CSV
 
 SMALL_CSV = (

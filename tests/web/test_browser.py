@@ -11,6 +11,7 @@ import re
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (pip install playwright)")
 
 
-@pytest.fixture(scope="module")
-def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serve_hub(tmp: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
+    """A hub on a fresh migrated SQLite file, served in a thread on 127.0.0.1: its URL and its app."""
     from werkzeug.serving import make_server
 
     from server.app import create_app
@@ -40,20 +42,26 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from server.schema import upgrade
     from tests.conftest import ROOMY_LIMITS
 
-    tmp = tmp_path_factory.mktemp("hub")
     url = f"sqlite:///{tmp / 'hub.sqlite3'}"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    settings = Settings.from_env(data_dir=tmp / "data", database_url=url, sweeper_interval_s=1.0, secret_key="browser-test",
-                                 max_upload_mb=20, limits=ROOMY_LIMITS)
+    settings = Settings.from_env(**{"data_dir": tmp / "data", "database_url": url, "sweeper_interval_s": 1.0,
+                                    "secret_key": "browser-test", "max_upload_mb": 20, "limits": ROOMY_LIMITS,
+                                    **overrides})
     app = create_app(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield f"http://127.0.0.1:{server.server_port}", app
     server.shutdown()
     app.extensions["cosmoloc.hub"].close()
+
+
+@pytest.fixture(scope="module")
+def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_hub(tmp_path_factory.mktemp("hub")) as (url, _app):
+        yield url
 
 
 @pytest.fixture(scope="module")
