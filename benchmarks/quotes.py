@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import bench_data as bd  # noqa: E402
 from benchmarks.bench_labs import transient_order  # noqa: E402
+from cosmoloc_contract.quotes import QuoteQuery  # noqa: E402
 from design_commons import pricing  # noqa: E402
 from server.designs.models import DesignFile  # noqa: E402
 from server.orders import matching  # noqa: E402
 from server.quotes import service  # noqa: E402
-from server.quotes.schemas import QuoteArgs  # noqa: E402
 
 CARD = pricing.card_to_json(pricing.parse_card({
     "currency": "EUR", "vat_percent": 21, "minimum": "5.00", "unattended": True,
@@ -68,7 +68,7 @@ def bench(store: bd.Store, n: int, points: list[tuple[float, float]], now: dt.da
     row = DesignFile(report={"metrics": METRICS}, requirements=bd.PART)
     page_t, cheap_t, best_t, totals, priced = [], [], [], [], []
     for k, (lat, lon) in enumerate([points[0]] + points):  # the first call warms up
-        args = QuoteArgs(material="PLA", near=f"{lat},{lon}", max_distance_km=100, per_page=20)
+        args = QuoteQuery(material="PLA", near=f"{lat},{lon}", max_distance_km=100, per_page=20)
         with store.db.sessionmaker() as s:
             t_page, found = timed(service.quote_page, s, bd.LICENCE, row, args, bd.STALE_AFTER_S, now)
             cheapest = args.model_copy(update={"sort": "cheapest"})

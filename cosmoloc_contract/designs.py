@@ -19,7 +19,10 @@ class DesignForm(BaseModel):
     license: str = Field(description="an SPDX id of an open licence")
     description: str | None = None
     tags: str | None = Field(default=None, description="comma-separated")
-    derived_from: str | None = Field(default=None, description="the id of the design this one remixes")
+    derived_from: str | None = Field(default=None,
+                                     description="the id of the design this one remixes, or several, comma-separated")
+    parent_weights: str | None = Field(default=None, description="one positive decimal per parent, comma-separated, "
+                                                                 "in the same order (default: equal shares)")
     unit: str | None = Field(default=None, description="mm, cm, m or in; default mm")
     files: list[bytes] = Field(description="one or more design files")
 
@@ -123,6 +126,13 @@ class Version(Answer):
     files: list[DesignFile]
 
 
+class Parent(Answer):
+    """A design this one remixes, with its declared weight (a decimal string; null: equal shares)."""
+
+    id: int
+    weight: str | None
+
+
 class Lineage(Answer):
     ancestors: list[DesignRef]
     derivatives: list[DesignRef]
@@ -145,6 +155,7 @@ class Design(_DesignFields):
     versions: list[Version]
     lineage: Lineage
     okh_url: str
+    parents: list[Parent] = Field(description="derived_from first; [] for an original design")
 
 
 class DesignSummary(_DesignFields):

@@ -44,6 +44,7 @@ class Raw:
 
     media_type: str
     description: str = ""
+    more: tuple[str, ...] = ()  # other media types the same answer may have
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,9 @@ def _problem() -> dict[str, Any]:
 
 def _content(answer: type[BaseModel] | Raw, names: dict[Any, str]) -> dict[str, Any]:
     if isinstance(answer, Raw):
-        return {answer.media_type: {"schema": {"type": "string", "format": "binary"}
-                                    if not answer.media_type.endswith("json") else {"type": "object"}}}
+        return {media_type: {"schema": {"type": "object"} if media_type.endswith("json")
+                             else {"type": "string", "format": "binary"}}
+                for media_type in (answer.media_type, *answer.more)}
     return {"application/json": {"schema": {"$ref": REF.format(model=names[(answer, "serialization")])}}}
 
 

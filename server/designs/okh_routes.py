@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from cosmoloc_contract import importing as contract
 from server.designs import importing, service
 from server.designs import routes as designs_routes
 from server.designs.processing import queue_validation
 from server.edge import current_account, db, file_store, idempotent, public_base_url, send_blob
 from server.errors import ApiError, invalid, not_found
+from server.openapi import Auth, Raw, operation
 
 bp = Blueprint("designs_standards_api", __name__, url_prefix="/api/v1")
 
@@ -27,6 +29,8 @@ def _mimetype(filename: str) -> str:
 
 
 @bp.get("/designs/<int:design_id>/files/<int:file_id>/<path:filename>")
+@operation("The file's bytes as uploaded, at a URL ending in its name (as OKH manifests link them)",
+           auth=Auth.NONE, answers={200: Raw("*/*", "The bytes, typed by the file's name"), 304: None})
 def file_by_name(design_id: int, file_id: int, filename: str) -> Response:
     """The bytes as uploaded, as ``/api/v1/files/{id}/content`` serves them, at a URL ending in the file's name.
 
@@ -54,6 +58,9 @@ def _unpack(root: Path) -> list[Path]:
 
 
 @bp.post("/designs/import")
+@operation("Designs from OKH-LOSH manifests and their files: what was imported and what was skipped, and why",
+           auth=Auth.PERSONAL, form=contract.ImportForm, answers={201: contract.ImportSummary}, errors=(409,),
+           idempotent=True)
 @idempotent("designs_import")
 def import_designs() -> tuple[dict[str, Any], int]:
     """Designs from OKH-LOSH manifests: 201 with what was imported and skipped; 422 when nothing was."""
@@ -84,7 +91,7 @@ def import_designs() -> tuple[dict[str, Any], int]:
             queue_validation(hub().tasks, design)
 
     request.on_commit = queue  # type: ignore[attr-defined]
-    return summary.to_json(), 201
+    return contract.ImportSummary.model_validate(summary.to_json()).to_json(), 201
 
 
 # validation is queued once the import is committed (the idempotency edge commits), as publishing does

@@ -40,9 +40,8 @@ def _uploads(field: str = "files") -> list[service.Upload]:
 
 def _full(design: Any) -> dict[str, Any]:
     session = db()
-    body = schemas.design_json(design, service.derivatives(session, design), service.ancestry(design))
-    body["parents"] = parents.as_json(session, design)
-    return body
+    return schemas.design_json(design, service.derivatives(session, design), service.ancestry(design),
+                               parents.as_json(session, design))
 
 
 @bp.post("/designs")

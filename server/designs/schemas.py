@@ -67,13 +67,16 @@ def _design_fields(design: Design) -> dict[str, Any]:
     }
 
 
-def design_json(design: Design, derivatives: list[Design], ancestors: list[Design]) -> dict[str, Any]:
+def design_json(design: Design, derivatives: list[Design], ancestors: list[Design],
+                parents: list[dict[str, Any]]) -> dict[str, Any]:
+    """A design as API.md shows it; ``parents`` as :func:`server.designs.parents.as_json` reads them."""
     return contract.Design.model_validate({
         **_design_fields(design),
         "versions": [_version(v) for v in design.versions],
         "lineage": {"ancestors": [design_ref(d) for d in ancestors],
                     "derivatives": [design_ref(d) for d in derivatives]},
         "okh_url": f"/api/v1/designs/{design.id}/okh",
+        "parents": parents,
     }).to_json()
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cosmoloc_contract.evidence import BuildReport, Machine, Material, Settings
 from design_commons.evidence import FailureMode, FitForPurpose, Outcome
 from server.db import Base, str_enum, utcnow
-from server.evidence.schemas import BuildReport, Machine, Material, Settings
 
 #: Photos one report may carry.
 MAX_PHOTOS = 6

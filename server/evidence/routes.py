@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from cosmoloc_contract import evidence as contract
 from design_commons.photos import DEFAULT_PHOTO_LIMITS, PhotoRefused, check_photo
 from server.db import read_then_release, utcnow
 from server.designs import service as designs
@@ -21,15 +22,17 @@ from server.designs.models import Blob
 from server.edge import current_account, db, file_store, json_body, send_blob
 from server.errors import ApiError, invalid
 from server.evidence import records, service
-from server.evidence.schemas import BuildReport
 from server.fablabs import service as fablabs
 from server.node.auth import current_lab
+from server.openapi import Auth, Raw, operation
 from server.orders import schemas as order_schemas
 from server.orders.models import Job
 
 #: Photos decoded at once in this process: a 50-megapixel photo takes about 150 MB while it is checked.
 PHOTO_CHECKS_AT_ONCE = 2
 PHOTO_WAIT_S = 5.0
+#: Photos are stored in the format they came in.
+PHOTO = Raw("image/jpeg", "JPEG or PNG", more=("image/png",))
 _photo_slots = threading.BoundedSemaphore(PHOTO_CHECKS_AT_ONCE)
 
 node_bp = Blueprint("evidence_node_api", __name__, url_prefix="/api/v1/node")
@@ -44,13 +47,17 @@ def job_with_report(job: Job) -> dict[str, Any]:
 
 
 @node_bp.post("/jobs/<int:job_id>/report")
+@operation("File the job's build report (a later one replaces the fields it names)", auth=Auth.NODE,
+           body=contract.BuildReport, answers={200: contract.JobWithReport}, errors=(409,))
 def file_report(job_id: int) -> Any:
-    job = service.file_report(db(), current_lab(), job_id, json_body(BuildReport), utcnow())
+    job = service.file_report(db(), current_lab(), job_id, json_body(contract.BuildReport), utcnow())
     db().commit()
-    return jsonify(job_with_report(job))
+    return jsonify(contract.JobWithReport.model_validate(job_with_report(job)).to_json())
 
 
 @node_bp.post("/jobs/<int:job_id>/report/photos")
+@operation("Add a photo to the job's build report (JPEG or PNG, re-encoded from its pixels)", auth=Auth.NODE,
+           form=contract.PhotoForm, answers={201: contract.Photo}, errors=(409, 503))
 def add_photo(job_id: int) -> Any:
     upload = request.files.get("photo")
     if upload is None:
@@ -71,7 +78,7 @@ def add_photo(job_id: int) -> Any:
     shas = service.store_photo(db(), file_store(), photo)
     row = service.add_photo(db(), current_lab(), job_id, photo, shas, utcnow())
     db().commit()
-    return jsonify(service.photo_json(row)), 201
+    return jsonify(contract.Photo.model_validate(service.photo_json(row)).to_json()), 201
 
 
 def _send_photo(photo_id: int, thumbnail: bool) -> Any:
@@ -83,24 +90,32 @@ def _send_photo(photo_id: int, thumbnail: bool) -> Any:
 
 
 @bp.get("/photos/<int:photo_id>")
+@operation("A build photo (public once its order is received; before, to the order's two parties only)",
+           auth=Auth.NONE, answers={200: PHOTO, 304: None})
 def photo(photo_id: int) -> Any:
     return _send_photo(photo_id, thumbnail=False)
 
 
 @bp.get("/photos/<int:photo_id>/thumbnail")
+@operation("A build photo's thumbnail", auth=Auth.NONE, answers={200: PHOTO, 304: None})
 def photo_thumbnail(photo_id: int) -> Any:
     return _send_photo(photo_id, thumbnail=True)
 
 
 @bp.get("/designs/<int:design_id>/evidence")
+@operation("What the design's versions have shown when made: verified makes, success, failure modes, readiness",
+           auth=Auth.NONE, answers={200: contract.DesignEvidence})
 def design_evidence(design_id: int) -> Any:
     design = designs.get_design(db(), design_id)
-    return jsonify({"design_id": design.id, "versions": [
+    return jsonify(contract.DesignEvidence.model_validate({"design_id": design.id, "versions": [
         {"number": v.number, "evidence": records.version_evidence(db(), v).to_api(),
-         "photos": [service.photo_json(p) for p in records.version_photos(db(), v)]} for v in design.versions]})
+         "photos": [service.photo_json(p) for p in records.version_photos(db(), v)]} for v in design.versions]}).to_json())
 
 
 @bp.get("/fablabs/<int:lab_id>/reputation")
+@operation("The lab's record: on time, success, confirmed, declined, time to accept", auth=Auth.NONE,
+           answers={200: contract.LabReputation})
 def lab_reputation(lab_id: int) -> Any:
     lab = fablabs.get_lab(db(), lab_id)
-    return jsonify({"fablab_id": lab.id, "reputation": records.lab_reputation(db(), lab.id, utcnow()).to_api()})
+    return jsonify(contract.LabReputation.model_validate({
+        "fablab_id": lab.id, "reputation": records.lab_reputation(db(), lab.id, utcnow()).to_api()}).to_json())

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cosmoloc_contract.evidence import BuildReport, Receipt
 from design_commons.evidence import Outcome
 from design_commons.photos import CheckedPhoto
 from server.designs.blobs import ensure_blob
 from server.errors import ApiError, not_found
 from server.evidence.models import MAX_PHOTOS, BuildPhoto, BuildReportRecord, ReceiptRecord
-from server.evidence.schemas import BuildReport, Receipt, merge, missing
+from server.evidence.schemas import merge, missing
 from server.fablabs.models import Fablab
 from server.orders import lab_actions
 from server.orders import service as orders

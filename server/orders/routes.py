@@ -7,11 +7,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from cosmoloc_contract import orders as contract
 from cosmoloc_contract.common import PageQuery
+from cosmoloc_contract.evidence import Receipt
 from server.db import utcnow
 from server.designs.models import DesignFile
 from server.edge import current_account, db, idempotent, json_body, list_response, page_args, paginate
 from server.evidence import service as evidence
-from server.evidence.schemas import Receipt
 from server.fablabs.service import resolve_location
 from server.openapi import Auth, operation
 from server.orders import matching, schemas, service
@@ -78,8 +78,8 @@ def cancel(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/confirm")
-@operation("Confirm the order was received (once completed)", auth=Auth.PERSONAL,
-           answers={200: contract.Order}, errors=(409,))
+@operation("Confirm the order was received (once completed), with the part's fit for purpose if known",
+           auth=Auth.PERSONAL, body=Receipt, body_optional=True, answers={200: contract.Order}, errors=(409,))
 def confirm(order_id: int) -> Any:
     receipt = json_body(Receipt) if request.get_data() else Receipt()
     order = service.confirm(db(), service.lock_own(db(), order_id, current_account()), utcnow())

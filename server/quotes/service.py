@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cosmoloc_contract.quotes import QuoteQuery
 from design_commons import estimates, pricing, readyby, transport
 from server.accounts.models import Account
 from server.designs.models import Design, DesignFile, ValidationStatus
@@ -28,7 +29,7 @@ from server.orders import matching
 from server.orders.models import Order
 from server.orders.service import choose_file
 from server.quotes.models import RateCardVersion
-from server.quotes.schemas import QuoteArgs
+from server.quotes.schemas import point
 
 REFERENCE = "sea_shenzhen"  # the reference each quote is set beside (DESIGN.md's first)
 SORT_POOL = 200  # cheapest and soonest rank at most this many of the nearest eligible labs (more if paged past)
@@ -110,7 +111,7 @@ class Quote:
                 "transport": self.transport}
 
 
-def _part(session: Session, design_id: int, args: QuoteArgs) -> tuple[Design, DesignFile]:
+def _part(session: Session, design_id: int, args: QuoteQuery) -> tuple[Design, DesignFile]:
     design = session.get(Design, design_id)
     if design is None:
         raise not_found("design")
@@ -142,7 +143,7 @@ def _reference_km(latitude: float, longitude: float) -> float:
 
 
 def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: DesignFile,
-           requirements: dict[str, Any], card: RateCardVersion | None, args: QuoteArgs, now: dt.datetime,
+           requirements: dict[str, Any], card: RateCardVersion | None, args: QuoteQuery, now: dt.datetime,
            cache: dict[str, estimates.Estimate], reference_km: float) -> Quote | None:
     machines = matching.usable_machines(order, requirements, lab)
     if not machines:
@@ -185,13 +186,13 @@ class QuotePage:
     total_exact: bool
 
 
-def quotes(session: Session, design_id: int, args: QuoteArgs, stale_after_s: int, now: dt.datetime) -> QuotePage:
+def quotes(session: Session, design_id: int, args: QuoteQuery, stale_after_s: int, now: dt.datetime) -> QuotePage:
     """One page of quotes of the eligible labs, sorted by ``args.sort``, and how many there are."""
     design, row = _part(session, design_id, args)
     return quote_page(session, design.license_id, row, args, stale_after_s, now)
 
 
-def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteArgs, stale_after_s: int,
+def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteQuery, stale_after_s: int,
                now: dt.datetime) -> QuotePage:
     """:func:`quotes` for a file already chosen (its report and requirements are what is read).
 
@@ -203,7 +204,7 @@ def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteAr
     if args.process and args.process not in processes:
         raise invalid(f"This file cannot be made by {args.process}; it can be made by {', '.join(processes)}.",
                       {"process": ["not possible for this file"]}, code="process_not_possible")
-    lat, lon = args.point()
+    lat, lon = point(args)
     where = resolve_location(lat, lon, args.address)
     order = Order(material=args.material, process=args.process, thickness_mm=args.thickness_mm,
                   quantity=args.quantity, delivery_latitude=where.latitude, delivery_longitude=where.longitude,

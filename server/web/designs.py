@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 
 from design_commons import licences
 from design_commons.units import STATED_UNITS
-from server.designs import schemas, service
+from server.designs import parents, schemas, service
 from server.designs.processing import queue_validation
 from server.edge import db, file_store, page_number, paginate
 from server.errors import ApiError
@@ -89,7 +89,8 @@ def new_version(design_id: int) -> Any:
 def _design_context(design: Any, order_values: Any = None) -> dict[str, Any]:
     from server.web.orders import order_context
 
-    body = schemas.design_json(design, service.derivatives(db(), design), service.ancestry(design))
+    body = schemas.design_json(design, service.derivatives(db(), design), service.ancestry(design),
+                               parents.as_json(db(), design))
     latest = body["versions"][-1] if body["versions"] else {"files": []}
     me = signed_in()
     return {"design": body, "latest": latest, "is_owner": me is not None and me.id == design.owner_id,

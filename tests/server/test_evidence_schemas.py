@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from server.evidence.schemas import BuildReport, Receipt, merge, missing
+from cosmoloc_contract.evidence import BuildReport, Receipt
+from server.evidence.schemas import merge, missing
 
 AGENT = {"outcome": "success", "material": {"name": "PLA"}, "actual_time_s": 5400, "estimated_time_s": 5000,
          "settings": {"layer_height_mm": 0.2, "infill_percent": 15, "nozzle_mm": 0.4, "filament_g": 21.3,
