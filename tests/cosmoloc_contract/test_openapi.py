@@ -5,12 +5,38 @@ import io
 import re
 
 from openapi_spec_validator import validate
+from PIL import Image
 
+from server.designs.models import Design
+from server.fablabs.models import Fablab
+from server.ledger import receipts
 from server.openapi import document
 from tests.cosmoloc_contract.answers import SEEN
 from tests.server.orderflow import Lab, cube_stl, order, printer, publish
 
 ARG = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+CARD = {"currency": "EUR", "vat_percent": 21, "minimum": "0", "unattended": True,
+        "lines": [{"machine_key": "p1", "material": "PLA", "setup": "3.00", "per_gram": "0.05", "per_hour": "4.00"}],
+        "quantity_discounts": [{"min_quantity": 10, "percent": 10}],
+        "opening_hours": {"timezone": "Europe/Madrid", "week": {"mon": [["09:00", "19:00"]]}, "closed": ["2026-12-25"]}}
+MANIFEST = '''okhv = "OKH-LOSHv1.0"
+name = "Lid"
+repo = "https://gitlab.com/example/lid"
+version = "1.0.0"
+license = "CERN-OHL-S-2.0"
+licensor = {name = "A. Maker"}
+function = "A lid."
+
+[[part]]
+name = "Lid"
+export = "lid.stl"
+'''
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
 
 
 def api_operations(app) -> set[tuple[str, str]]:
@@ -85,7 +111,12 @@ def test_a_tour_of_the_api_gives_every_answer_the_contract_describes(app, client
     assert rotated.status_code == 201
     near.headers = {"Authorization": f"Bearer {rotated.get_json()['node_token']}"}
     near.beat()
-    # orders and the node's side of them: accept, progress, complete, confirm; decline; fail; cancel
+    # rate cards and quotes
+    assert client.put(f"{lab}/rates", json=CARD, headers=operator.headers).status_code == 200
+    assert client.get(f"{lab}/rates").status_code == 200
+    quoted = client.get(f"/api/v1/designs/{design['id']}/quotes?material=PLA&near=41.40,2.17&sort=cheapest")
+    assert quoted.status_code == 200 and quoted.get_json()["items"][0]["price"] is not None
+    # orders and the node's side of them: accept, progress, complete, report, confirm; decline; fail; cancel
     placed = order(citizen, design)
     assert placed.status_code == 201, placed.get_json()
     o = placed.get_json()
@@ -94,10 +125,26 @@ def test_a_tour_of_the_api_gives_every_answer_the_contract_describes(app, client
     job = near.jobs("offered")[0]
     assert client.get(f"/api/v1/node/jobs/{job['id']}", headers=near.headers).status_code == 200
     assert near.post(job["id"], "accept", machine_key="p1").status_code == 200
+    with app.extensions["cosmoloc.db"].session() as s:  # the price agreed when the lab accepts
+        receipts.quote_agreed(s, o["id"], s.get(Design, design["id"]), s.get(Fablab, near.id), 4000, "EUR")
     assert client.get(f"/api/v1/node/jobs/{job['id']}/file", headers=near.headers).status_code == 200
     assert near.post(job["id"], "progress", percent=40, state="in_production", seq=1).status_code == 200
     assert near.post(job["id"], "complete", note="done").status_code == 200
-    assert citizen.post(f"/api/v1/orders/{o['id']}/confirm").status_code == 200
+    assert client.post(f"/api/v1/node/jobs/{job['id']}/report", headers=near.headers, json={
+        "outcome": "success", "machine": {"make": "Prusa", "model": "MK4"}, "material": {"name": "PLA"},
+        "settings": {"layer_height_mm": 0.2}}).status_code == 200
+    photo = client.post(f"/api/v1/node/jobs/{job['id']}/report/photos", headers=near.headers,
+                        data={"photo": (io.BytesIO(png()), "part.png", "image/png")}, content_type="multipart/form-data")
+    assert photo.status_code == 201, photo.get_json()
+    assert citizen.post(f"/api/v1/orders/{o['id']}/confirm", json={"fit_for_purpose": "yes"}).status_code == 200
+    for url in (photo.get_json()["url"], photo.get_json()["thumbnail_url"], f"/api/v1/designs/{design['id']}/evidence",
+                f"{lab}/reputation", "/api/v1/ledger/events?after=0&limit=5", "/api/v1/ledger/rules"):
+        assert client.get(url).status_code == 200, url
+    assert citizen.get(f"/api/v1/orders/{o['id']}/value").status_code == 200
+    assert designer.get("/api/v1/accounts/me/earnings").get_json()["items"]
+    assert client.put("/api/v1/accounts/me/value-choice", json={"redirect_to": "fund"},
+                      headers=designer.headers).status_code == 200
+    assert designer.get("/api/v1/accounts/me/value-choice").get_json()["redirect_to"] == "fund"
     second = order(citizen, design).get_json()
     assert near.post(near.jobs("offered")[0]["id"], "decline", reason="out of PLA").status_code == 200
     assert citizen.post(f"/api/v1/orders/{second['id']}/cancel").status_code == 200
@@ -105,6 +152,12 @@ def test_a_tour_of_the_api_gives_every_answer_the_contract_describes(app, client
     failing = near.jobs("offered")[0]
     assert near.post(failing["id"], "accept").status_code == 200
     assert near.post(failing["id"], "fail", reason="warped").status_code == 200
+    # designs by the open standards: a file under its own name, an OKH manifest imported
+    named = design["versions"][-1]["files"][0]
+    assert client.get(f"/api/v1/designs/{design['id']}/files/{named['id']}/{named['filename']}").status_code == 200
+    imported = designer.post("/api/v1/designs/import", content_type="multipart/form-data", data={
+        "manifest": (io.BytesIO(MANIFEST.encode()), "okh.toml"), "files": [(io.BytesIO(cube_stl()), "lid.stl")]})
+    assert imported.status_code == 201, imported.get_json()
     seen = {(method.lower(), ARG.sub(r"{\1}", rule)) for method, rule, status in app.extensions[SEEN] if status < 300}
     assert api_operations(app) - seen == set()
 
