@@ -6,5 +6,6 @@ them. Needs pydantic only: no Flask, no SQLAlchemy, so the agent can use it.
 
 Modules: :mod:`~cosmoloc_contract.enums` (the vocabularies), :mod:`~cosmoloc_contract.fields`
 (constrained field types), :mod:`~cosmoloc_contract.common` (problem+json, paged lists), and one
-module per part of the API: ``accounts``, ``designs``, ``fablabs``, ``orders``, ``node``.
+module per part of the API: ``accounts``, ``designs``, ``importing`` (OKH), ``fablabs``, ``orders``, ``node``,
+``quotes`` (rate cards), ``evidence`` (build reports, reputation), ``ledger`` (the commons ledger).
 """

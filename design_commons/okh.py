@@ -45,6 +45,7 @@ from typing import Any
 
 import tomli_w
 
+from design_commons.evidence import Readiness
 from design_commons.licences import LicenceRefused, lookup
 from design_commons.validation import DRAWING_PROCESSES, MESH_PROCESSES
 
@@ -71,8 +72,8 @@ PROCESSES_BY_KIND: dict[str, tuple[str, ...]] = {"mesh": tuple(MESH_PROCESSES), 
 SOURCE_EXTENSIONS: tuple[str, ...] = (".scad", ".fcstd", ".step", ".stp", ".f3d", ".blend")
 #: Texts shorter than this (in letters) say too little to tell their language.
 MIN_LETTERS_FOR_LANGUAGE = 40
-#: The readiness levels the hub's evidence of making can support (``design_commons.evidence.Readiness``).
-EVIDENCED_READINESS = ("OTRL-4", "OTRL-5")
+#: The readiness levels the hub's evidence of making can support.
+EVIDENCED_READINESS = tuple(level.value for level in Readiness)
 _TRL = {f"OTRL-{n}" for n in range(1, 7)}
 
 

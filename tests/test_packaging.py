@@ -75,7 +75,8 @@ def test_hub_and_agent_commands_say_which_extra_they_need(command: list[str]) ->
 
 def test_the_contract_imports_without_the_hub_libraries() -> None:
     code = BLOCKED.split("from server.cli")[0].format(names=set(HUB_ONLY)) + (
-        "from cosmoloc_contract import accounts, designs, fablabs, node, orders\nprint(orders.Job.__name__)\n")
+        "from cosmoloc_contract import accounts, designs, evidence, fablabs, importing, ledger, node, orders, quotes\n"
+        "print(orders.Job.__name__)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO), timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "Job", done.stderr
 

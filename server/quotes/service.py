@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cosmoloc_contract.enums import QuoteSort
 from cosmoloc_contract.quotes import QuoteQuery
 from design_commons import estimates, pricing, readyby, transport
 from server.accounts.models import Account
@@ -90,13 +91,13 @@ class Quote:
     ready: readyby.ReadyBy | None  # None: not within ten years of the lab's opening hours
     transport: dict[str, Any]
 
-    def sort_key(self, sort: str, currency_rank: dict[str, int]) -> tuple[Any, ...]:
+    def sort_key(self, sort: QuoteSort, currency_rank: dict[str, int]) -> tuple[Any, ...]:
         near = (round(self.candidate.distance_km, 6), self.candidate.fablab_id)
-        if sort == "cheapest":
+        if sort == QuoteSort.CHEAPEST:
             if self.price is None:
                 return (1, 0, 0, *near)
             return (0, currency_rank[self.price.currency], self.price.total, *near)
-        if sort == "soonest":
+        if sort == QuoteSort.SOONEST:
             if self.ready is None:
                 return (1, 0, 0, *near)
             return (0, self.ready.p50, self.ready.p90, *near)
@@ -212,10 +213,10 @@ def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteQu
     start, end = (args.page - 1) * args.per_page, args.page * args.per_page
     # nearest first needs only the labs up to this page; a price or a ready time could be anywhere, so those
     # sorts rank the nearest SORT_POOL eligible labs (or as many as the page reaches)
-    want = end if args.sort == "nearest" else max(SORT_POOL, end)
+    want = end if args.sort == QuoteSort.NEAREST else max(SORT_POOL, end)
     eligible, complete = matching.nearest_eligible(session, order, requirements, now, stale_after_s, licence_id, want)
     eligible.sort(key=lambda c: (round(c.distance_km, 6), c.fablab_id))
-    chosen = eligible[start:end] if args.sort == "nearest" else eligible[:want]
+    chosen = eligible[start:end] if args.sort == QuoteSort.NEAREST else eligible[:want]
     ids = [c.fablab_id for c in chosen]
     labs, cards = matching.load_labs(session, ids), cards_of(session, ids)
     cache: dict[str, estimates.Estimate] = {}  # one estimate per process: the part is the same at every lab
@@ -223,7 +224,7 @@ def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteQu
     made = (_quote(c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
             for c in chosen if c.fablab_id in labs)
     found = [q for q in made if q is not None]
-    if args.sort != "nearest":
+    if args.sort != QuoteSort.NEAREST:
         currencies = [q.price.currency for q in found if q.price is not None]
         rank = {cur: i for i, cur in enumerate(sorted(set(currencies), key=lambda x: (-currencies.count(x), x)))}
         found.sort(key=lambda q: q.sort_key(args.sort, rank))
