@@ -15,7 +15,7 @@ from cosmoloc_contract.fields import DbId, ProcessName
 from cosmoloc_contract.orders import MAX_ORDER_DISTANCE_KM
 
 #: The last leg quotes assume unless the citizen picks another: like the references, which end in a drop.
-DEFAULT_DELIVERY_MODE = DeliveryMode.PARCEL
+DEFAULT_DELIVERY_MODE = DeliveryMode("parcel")
 
 # -- requests --------------------------------------------------------------------------------
 
