@@ -9,6 +9,7 @@ the request edge commits.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -63,7 +64,7 @@ _NODE_LAB = (select(_LABS.c.id, _LABS.c.accepting_orders, _LABS.c.latitude, _LAB
 _NODE_LAB_BY_TOKEN = _NODE_LAB.where(_LABS.c.node_token_hash == bindparam("token_hash"))
 _NODE_LAB_BY_ID = _NODE_LAB.where(_LABS.c.id == bindparam("lab_id"))
 _BEAT_MACHINE = (_MACHINES.update().where(_MACHINES.c.id == bindparam("b_id"))
-                 .values(state=bindparam("b_state"), queue_length=bindparam("b_queue"),
+                 .values(state=bindparam("b_state"), queue_length=bindparam("b_queue"), queue_s=bindparam("b_queue_s"),
                          state_reported_at=bindparam("b_at"), sampled_at=bindparam("b_sampled_at")))
 _SEEN = _LABS.update().where(_LABS.c.id == bindparam("b_id"))  # SET: the other keys of its parameters
 
@@ -137,9 +138,14 @@ def _declared(lab_id: int, report: MachineReport, now: dt.datetime) -> Machine:
     machine = new_machine(MachineIn(key=report.key, name=report.name, process=report.process,
                                  build_volume_mm=report.build_volume_mm, materials=report.materials or []))
     machine.fablab_id = lab_id
-    machine.state, machine.queue_length = report.state, report.queue_length
+    machine.state, machine.queue_length, machine.queue_s = report.state, report.queue_length, queued_seconds(report)
     machine.state_reported_at = machine.sampled_at = now
     return machine
+
+
+def queued_seconds(report: MachineReport) -> int | None:
+    """The report's ``queue_s`` in whole seconds, rounded up (a beat without it: not known, None)."""
+    return None if report.queue_s is None else math.ceil(report.queue_s)
 
 
 def _described(machine: BeatMachine, report: MachineReport) -> dict[str, Any]:
@@ -199,8 +205,8 @@ def record_heartbeat(session: Session, lab: NodeLab, beat: Heartbeat, now: dt.da
             if _prune_due(sampled_at, now):
                 prune.append(machine.id)
             sampled_at = now
-        beats.append({"b_id": machine.id, "b_state": report.state, "b_queue": report.queue_length, "b_at": now,
-                      "b_sampled_at": sampled_at})
+        beats.append({"b_id": machine.id, "b_state": report.state, "b_queue": report.queue_length,
+                      "b_queue_s": queued_seconds(report), "b_at": now, "b_sampled_at": sampled_at})
     if beats:
         session.execute(_BEAT_MACHINE, beats)
     if new:

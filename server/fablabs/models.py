@@ -91,6 +91,9 @@ class Machine(Base):
     state: Mapped[MachineState] = mapped_column(str_enum(MachineState), default=MachineState.OFFLINE)
     state_reported_at: Mapped[dt.datetime | None]
     queue_length: Mapped[int] = mapped_column(default=0)
+    # seconds of work waiting on it (the current job's remainder included) as of state_reported_at; None: its
+    # agent does not say
+    queue_s: Mapped[int | None] = mapped_column(default=None)
     sampled_at: Mapped[dt.datetime | None]  # when the state history last took a sample of this machine
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -6,9 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from design_commons.readyby import MAX_DAYS_AHEAD
 from design_commons.validation import PROCESSES  # the one vocabulary; others import it from here too
 from server.fablabs.models import AVAILABLE, Fablab, LabKind, Machine, MachineState
 from server.input_rules import Name
+
+MAX_QUEUE_S = MAX_DAYS_AHEAD * 86_400  # more queued work than the ready-by ever lays out is not believed
 
 
 def _check_materials(values: list[str]) -> list[str]:
@@ -89,6 +92,8 @@ class MachineReport(BaseModel):
     key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     state: MachineState
     queue_length: int = Field(default=0, ge=0, le=100_000)
+    # seconds of work already waiting, the current job's remainder included (API.md); absent: not known
+    queue_s: float | None = Field(default=None, ge=0, le=MAX_QUEUE_S, allow_inf_nan=False)
     name: Name | None = Field(default=None, min_length=1, max_length=200)
     process: str | None = None
     build_volume_mm: tuple[float, float, float] | None = None

@@ -148,6 +148,15 @@ class MachineFacts:
     materials: list[str]
     state: MachineState
     queue_length: int
+    queue_s: int | None = None  # seconds of work waiting, as reported at reported_at; None: not reported
+    reported_at: dt.datetime | None = None
+
+    def queued_s(self, now: dt.datetime) -> float | None:
+        """The work still waiting on it now: the reported seconds less those gone since the report."""
+        if self.queue_s is None:
+            return None
+        gone = (now - self.reported_at).total_seconds() if self.reported_at is not None else 0.0
+        return max(0.0, self.queue_s - max(0.0, gone))
 
 
 @dataclass(slots=True)
@@ -165,7 +174,8 @@ class LabFacts:
 
 _LAB_COLUMNS = (Fablab.id, Fablab.name, Fablab.kind, Fablab.accepting_orders, Fablab.operator_id, Fablab.last_seen_at)
 _MACHINE_COLUMNS = (Machine.fablab_id, Machine.key, Machine.process, Machine.build_x_mm, Machine.build_y_mm,
-                    Machine.build_z_mm, Machine.materials, Machine.state, Machine.queue_length)
+                    Machine.build_z_mm, Machine.materials, Machine.state, Machine.queue_length, Machine.queue_s,
+                    Machine.state_reported_at)
 
 
 def load_labs(session: Session, ids: list[int]) -> dict[int, LabFacts]:

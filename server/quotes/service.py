@@ -141,6 +141,12 @@ def _reference_km(latitude: float, longitude: float) -> float:
     return float(spatial.distances_km(latitude, longitude, np.array([lat]), np.array([lon]))[0])
 
 
+def _queue_words(queued_s: float | None) -> str:
+    if queued_s is None:
+        return "queued work not reported by the lab's agent: counted as none"
+    return f"{queued_s:.0f} s of work waiting on the machine, as its agent reported (less the time since)"
+
+
 def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: DesignFile,
            requirements: dict[str, Any], card: RateCardVersion | None, args: QuoteArgs, now: dt.datetime,
            cache: dict[str, estimates.Estimate], reference_km: float) -> Quote | None:
@@ -152,8 +158,9 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     for m in machines:
         if m.process not in cache:
             cache[m.process] = _estimate(row, m.process, order.material, order.thickness_mm)
-    # the hub has no queue_s from agents yet: queued work counts as none, and the estimate says so
-    lanes = [(m.key, 0.0, cache[m.process].machine_time_s * args.quantity, readyby.DEFAULT_SPREAD) for m in machines]
+    queued = {m.key: m.queued_s(now) for m in machines}
+    lanes = [(m.key, queued[m.key] or 0.0, cache[m.process].machine_time_s * args.quantity, readyby.DEFAULT_SPREAD)
+             for m in machines]
     priced = [ln for ln in lanes if parsed is not None and parsed.line_for(ln[0], order.material) is not None]
     ready: readyby.ReadyBy | None
     try:
@@ -164,7 +171,7 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     machine = next(m for m in machines if m.key == key)
     estimate = cache[machine.process]
     estimate = dataclasses.replace(estimate, assumptions={
-        **estimate.assumptions, "queue": "queued work not reported by the lab's agent: counted as none",
+        **estimate.assumptions, "queue": _queue_words(queued[key]),
         "opening_hours": ("no rate card: every hour counted" if parsed is None else "unattended: every hour counted"
                           if hours is None else f"the lab's, {hours.timezone}")})
     price = None

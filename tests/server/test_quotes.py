@@ -207,3 +207,46 @@ def test_cards_published_at_once_get_one_version_each(app, world):
         t.join()
     assert sorted(answers) == [(200, v) for v in range(1, 7)]
     assert world["citizen"].get(f"/api/v1/fablabs/{near.id}/rates").get_json()["version"] == 6
+
+
+def _beat(lab, queues):
+    machines = [{"key": k, "state": "busy", **({"queue_s": q} if q is not None else {})} for k, q in queues.items()]
+    return lab.client.post("/api/v1/node/heartbeat", json={"agent": "test/1", "machines": machines}, headers=lab.headers)
+
+
+def _cheap_quote(world):
+    items = quotes(world["citizen"], world["design"], material="PLA").get_json()["items"]
+    return next(q for q in items if q["fablab"]["name"] == "Cheap lab")
+
+
+def test_reported_queues_set_the_ready_time_and_the_earlier_machine_is_quoted(world):
+    cheap = world["cheap"]
+    assert _beat(cheap, {"a": 3 * 3600, "b": 2 * 3600}).status_code == 200
+    before = dt.datetime.now(dt.UTC)
+    q = _cheap_quote(world)
+    assert q["machine_key"] == "b"  # 2 h of work waiting beats 3 h
+    p50 = dt.datetime.fromisoformat(q["ready_by"]["p50"].replace("Z", "+00:00"))
+    # no card: every hour counts; 2 h waiting + 911 s for the cube (the quote may be a few seconds later)
+    assert dt.timedelta(seconds=7200 + 911 - 60) < p50 - before < dt.timedelta(seconds=7200 + 911 + 60)
+    assert q["estimate"]["assumptions"]["queue"].startswith("7200 s of work waiting")
+    assert _beat(cheap, {"a": 1800.5, "b": 2 * 3600}).status_code == 200
+    assert _cheap_quote(world)["machine_key"] == "a"  # the queues changed: now machine a is ready first
+    # an agent that stops saying its queue is taken at its word: nothing known, counted as none
+    assert _beat(cheap, {"a": None, "b": None}).status_code == 200
+    q = _cheap_quote(world)
+    assert q["estimate"]["assumptions"]["queue"].startswith("queued work not reported")
+    p50 = dt.datetime.fromisoformat(q["ready_by"]["p50"].replace("Z", "+00:00"))
+    assert p50 - dt.datetime.now(dt.UTC) < dt.timedelta(seconds=911 + 60)
+
+
+def test_a_bad_queue_is_refused_and_changes_nothing(world, app):
+    cheap = world["cheap"]
+    assert _beat(cheap, {"a": 600, "b": 600}).status_code == 200
+    for bad in (-1, "soon", 1e12, [60]):
+        r = _beat(cheap, {"a": 60, "b": bad})
+        assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json"), bad
+    from server.fablabs.models import Machine
+
+    with app.extensions["cosmoloc.db"].session() as s:
+        kept = {m.key: m.queue_s for m in s.query(Machine).filter_by(fablab_id=cheap.id)}
+    assert kept == {"a": 600, "b": 600}
