@@ -80,6 +80,14 @@ class Ledger:
         with self.db.transaction() as c:
             return {r[0] for r in c.execute("SELECT job_id FROM jobs")}
 
+    def waiting_jobs(self, machine_key: str) -> list[LocalJob]:
+        """The accepted jobs that wait for this machine (not started on it yet), oldest first."""
+        marks = ",".join("?" * len(WAITING_PHASES))
+        with self.db.transaction() as c:
+            rows = c.execute(f"SELECT * FROM jobs WHERE machine_key = ? AND phase IN ({marks}) "
+                             "ORDER BY created_at, job_id", (machine_key, *(p.value for p in WAITING_PHASES))).fetchall()
+        return [_local(r) for r in rows]
+
     def waiting_on(self, machine_key: str) -> int:
         """How many accepted jobs wait for this machine (its queue, beyond what it is making)."""
         marks = ",".join("?" * len(WAITING_PHASES))

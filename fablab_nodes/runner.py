@@ -150,19 +150,28 @@ class Runner:
         return result
 
     def machine_reports(self) -> list[dict[str, Any]]:
-        """The heartbeat's ``machines``: each machine's state, queue and description."""
+        """The heartbeat's ``machines``: each machine's state, queue and description. ``queue_s`` is the work the
+        machine holds (its driver's word) plus what the accepted jobs waiting for it would take; it is left out
+        when the driver cannot tell either."""
         out = []
         for key, driver in self.drivers.items():
+            waiting = self.ledger.waiting_jobs(key)
+            queue_s: float | None
             try:
                 state = driver.state()
-                status, queue = state.status, state.queue_length
+                status, queue, queue_s = state.status, state.queue_length, state.queue_s
+                for local in waiting:
+                    more = driver.expected_s(local.job) if queue_s is not None else None
+                    queue_s = None if more is None or queue_s is None else queue_s + more
             except Exception:
                 log.exception("machine %s: cannot read its state", key)
-                status, queue = MachineStatus.OFFLINE, 0
+                status, queue, queue_s = MachineStatus.OFFLINE, 0, None
             cfg = driver.config
-            out.append({"key": key, "state": status.value, "queue_length": queue + self.ledger.waiting_on(key),
-                        "name": cfg.name, "process": cfg.process, "build_volume_mm": list(cfg.build_volume_mm),
-                        "materials": list(cfg.materials)})
+            report: dict[str, Any] = {"key": key, "state": status.value, "queue_length": queue + len(waiting)}
+            if queue_s is not None:
+                report["queue_s"] = round(queue_s, 1)
+            out.append({**report, "name": cfg.name, "process": cfg.process,
+                        "build_volume_mm": list(cfg.build_volume_mm), "materials": list(cfg.materials)})
         return out
 
     def heartbeat(self) -> None:

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from fablab_nodes.config import MachineConfig
 from fablab_nodes.fitting import check_machine
@@ -33,12 +33,14 @@ class MachineStatus(StrEnum):
 
 @dataclass(frozen=True)
 class MachineState:
-    """What a machine reports: status, jobs queued on it, loaded materials and build volume (x, y, z mm)."""
+    """What a machine reports: status, jobs queued on it, loaded materials and build volume (x, y, z mm), and
+    ``queue_s``: seconds of work the machine holds now (the current job's remainder; None: it cannot tell)."""
 
     status: MachineStatus
     queue_length: int
     materials: tuple[str, ...]
     build_volume_mm: tuple[float, float, float]
+    queue_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ class Driver(Protocol):
 
     def can_make(self, job: Job) -> tuple[bool, str]:
         """(True, "") when the machine can take the job now, else (False, a reason for people)."""
+        ...
+
+    def expected_s(self, job: Job) -> float | None:
+        """Seconds the job would keep the machine busy, for the queue of accepted jobs not started yet
+        (None: the driver cannot tell)."""
         ...
 
     def start(self, job: Job, file_path: Path) -> None:
@@ -97,21 +104,31 @@ class RecordedDriver(ABC):
     def progress_of(self, started_at: float, duration_s: float) -> JobProgress:
         """The progress of a running row."""
 
-    def running_job_id(self) -> str | None:
-        """The job the machine is making now, if any."""
+    knows_durations = True  # whether duration_s says how long a job takes (a person's pace: it does not)
+
+    def _running(self) -> list[Any]:
         with self.db.transaction() as c:
             rows = c.execute("SELECT job_id, started_at, duration_s FROM driver_jobs "
                              "WHERE machine_key = ? AND status = 'running' ORDER BY started_at",
                              (self.config.key,)).fetchall()
-        for row in rows:
-            if not self.progress_of(row["started_at"], row["duration_s"]).done:
-                return str(row["job_id"])
-        return None
+        return [r for r in rows if not self.progress_of(r["started_at"], r["duration_s"]).done]
+
+    def running_job_id(self) -> str | None:
+        """The job the machine is making now, if any."""
+        rows = self._running()
+        return str(rows[0]["job_id"]) if rows else None
 
     def state(self) -> MachineState:
-        status = MachineStatus.BUSY if self.running_job_id() else MachineStatus.IDLE
+        rows = self._running()
+        status = MachineStatus.BUSY if rows else MachineStatus.IDLE
+        now = time.time()
+        queue_s = (sum(max(0.0, r["started_at"] + r["duration_s"] - now) for r in rows) if self.knows_durations
+                   else None)
         return MachineState(status=status, queue_length=0, materials=self.config.materials,
-                            build_volume_mm=self.config.build_volume_mm)
+                            build_volume_mm=self.config.build_volume_mm, queue_s=queue_s)
+
+    def expected_s(self, job: Job) -> float | None:
+        return self.duration_s(job) if self.knows_durations else None
 
     def can_make(self, job: Job) -> tuple[bool, str]:
         fit = check_machine(self.config, job, free=self.state().status is MachineStatus.IDLE)

@@ -11,7 +11,10 @@ from fablab_nodes.jobs import Job
 
 
 class ManualDriver(RecordedDriver):
-    """A machine run by hand; see the module docstring."""
+    """A machine run by hand; see the module docstring. How long a person takes is not known, so its
+    heartbeat says nothing of ``queue_s``."""
+
+    knows_durations = False
 
     def duration_s(self, job: Job) -> float:
         return 0.0

@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from design_commons.estimates import FDM_RATE_CM3_H
 from fablab_nodes.config import MachineConfig, OctoPrintSettings
 from fablab_nodes.drivers.base import JobProgress, MachineState, MachineStatus
 from fablab_nodes.drivers.octoprint_client import (
@@ -112,6 +113,7 @@ class OctoPrintDriver:
         self._upload_failures: dict[str, int] = {}
         self._abandoned: list[UploadRun] = []  # uploads of ended jobs still on their way: deleted once there
         self._answered = True  # whether OctoPrint answered when the state was last read
+        self._printer_idle = False  # whether OctoPrint itself was idle when the state was last read
 
     # -- state ----------------------------------------------------------------------------
 
@@ -120,13 +122,41 @@ class OctoPrintDriver:
         slicing = self._tidy(reachable=status is not MachineStatus.OFFLINE)
         if status is not MachineStatus.OFFLINE:
             self._refresh_volume()
+        self._printer_idle = status is MachineStatus.IDLE
         if status is MachineStatus.IDLE and slicing:
             status = MachineStatus.BUSY  # OctoPrint is idle, but the machine is taken by the job being sliced
         if status is not self._last_status:
             log.info("machine %s (OctoPrint %s): %s", self.config.key, self.settings.url, status.value)
             self._last_status = status
         return MachineState(status=status, queue_length=0, materials=self.config.materials,
-                            build_volume_mm=self.config.build_volume_mm)
+                            build_volume_mm=self.config.build_volume_mm, queue_s=self._queue_s(status))
+
+    def _queue_s(self, status: MachineStatus) -> float | None:
+        """The work the printer holds: the print time OctoPrint has left (``/api/job``) and, for a job
+        being sliced, its guess (:meth:`expected_s`). None while OctoPrint cannot say."""
+        if status in (MachineStatus.OFFLINE, MachineStatus.ERROR):
+            return None
+        with self.db.transaction() as c:
+            slicing = [r[0] for r in c.execute("SELECT duration_s FROM driver_jobs WHERE machine_key = ? AND "
+                                               "status = 'slicing'", (self.config.key,))]
+        left = 0.0
+        if not self._printer_idle:  # printing, paused or winding down
+            try:
+                found = time_left_s(self.client.job())
+            except OctoPrintError:
+                return None
+            if found is None:
+                return None
+            left = found
+        return left + sum(float(d or 0.0) for d in slicing)
+
+    def expected_s(self, job: Job) -> float | None:
+        """A job not yet sliced, counted solid at the hub's FDM rate (design_commons.estimates), an upper
+        bound of what the slicer will say; None without the part's volume."""
+        volume = job.file.requirements.volume_mm3
+        if volume is None:
+            return None
+        return volume / 1000 / FDM_RATE_CM3_H * 3600 * max(1, job.quantity)
 
     def _status(self) -> MachineStatus:
         self._answered = True
@@ -207,11 +237,12 @@ class OctoPrintDriver:
         self._slice(job, file_path)
         with self.db.transaction() as c:
             # A fresh G-code name for each attempt: the name is chosen when the G-code is uploaded.
+            # Until the slicer says, duration_s holds the guess of expected_s (the queue the heartbeat reports).
             c.execute("INSERT INTO driver_jobs (machine_key, job_id, started_at, duration_s, status, source_path) "
-                      "VALUES (?, ?, ?, 0, 'slicing', ?) ON CONFLICT (machine_key, job_id) DO UPDATE SET "
-                      "started_at = excluded.started_at, duration_s = 0, status = 'slicing', reason = NULL, "
-                      "source_path = excluded.source_path, gcode_name = NULL, gcode_removed = 0",
-                      (self.config.key, job.id, time.time(), str(file_path)))
+                      "VALUES (?, ?, ?, ?, 'slicing', ?) ON CONFLICT (machine_key, job_id) DO UPDATE SET "
+                      "started_at = excluded.started_at, duration_s = excluded.duration_s, status = 'slicing', "
+                      "reason = NULL, source_path = excluded.source_path, gcode_name = NULL, gcode_removed = 0",
+                      (self.config.key, job.id, time.time(), self.expected_s(job) or 0.0, str(file_path)))
 
     def _slice(self, job: Job, stl: Path) -> SliceRun:
         run = SliceRun(stl, self.settings.slicer_config, stl.with_suffix(".gcode"), slicer=self.settings.slicer,
@@ -443,6 +474,23 @@ class OctoPrintDriver:
                 c.execute("UPDATE driver_jobs SET gcode_removed = 1 WHERE machine_key = ? AND job_id = ?",
                           (self.config.key, row["job_id"]))
             log.info("job %s: G-code %s deleted from OctoPrint", row["job_id"], row["gcode_name"])
+
+def time_left_s(data: dict[str, Any]) -> float | None:
+    """The seconds a print has left in a ``/api/job`` answer: ``progress.printTimeLeft``, else the file's
+    estimated print time less the time printed so far; 0 when nothing is printing; None when unknown."""
+    if not str(data.get("state", "")).lower().startswith(("printing", "pausing", "paused", "resuming", "starting",
+                                                         "finishing", "cancelling")):
+        return 0.0
+    progress = data.get("progress") or {}
+    left = progress.get("printTimeLeft")
+    if isinstance(left, int | float) and not isinstance(left, bool) and left >= 0:
+        return float(left)
+    estimated = (data.get("job") or {}).get("estimatedPrintTime")
+    printed = progress.get("printTime") or 0
+    if isinstance(estimated, int | float) and isinstance(printed, int | float) and estimated > 0:
+        return max(0.0, float(estimated) - float(printed))
+    return None
+
 
 def _job_file(data: dict[str, Any]) -> str | None:
     file = ((data.get("job") or {}).get("file") or {})

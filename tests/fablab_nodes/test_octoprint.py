@@ -15,6 +15,7 @@ import pytest
 
 from fablab_nodes.config import ConfigError, OctoPrintSettings, load_config
 from fablab_nodes.drivers import MachineStatus
+from fablab_nodes.drivers.octoprint import time_left_s
 from fablab_nodes.drivers.slicer import SlicingError, read_estimated_seconds, slice_stl
 from fablab_nodes.jobs import Job
 from tests.fablab_nodes.conftest import FAST_INI, PROFILE_VOLUME, cube_stl, fast_runner, octoprint_driver, run_until
@@ -153,6 +154,42 @@ def test_a_job_from_offer_to_completion(printer: OctoPrintServer, hub: FakeHub, 
     assert printer.get("/api/job").json()["state"] == "Operational"
     assert took < 90
     assert all(printer.api_key not in record.getMessage() for record in caplog.records)
+
+
+def test_time_left_from_the_job_answer() -> None:
+    assert time_left_s({"state": "Operational", "progress": {"printTimeLeft": None}}) == 0.0
+    assert time_left_s({"state": "Printing", "progress": {"printTimeLeft": 95, "printTime": 5}}) == 95.0
+    # no estimate of OctoPrint's yet: the file's analysis less the time printed so far
+    assert time_left_s({"state": "Printing", "job": {"estimatedPrintTime": 100.0},
+                        "progress": {"printTimeLeft": None, "printTime": 30}}) == 70.0
+    assert time_left_s({"state": "Printing", "job": {}, "progress": {}}) is None
+
+
+def test_heartbeat_queue_is_the_print_time_left_plus_accepted_jobs(printer: OctoPrintServer, hub: FakeHub,
+                                                                   lab_config: Callable[..., Path]) -> None:
+    job = hub.add_job(bbox_mm=(5, 5, 5), volume_mm3=125, content=cube_stl())
+    runner = fast_runner(lab_config(printer.url, printer.api_key))
+    idle = runner.machine_reports()[0]
+    assert idle["state"] == "idle" and idle["queue_s"] == 0.0
+
+    def printing_with_an_estimate() -> bool:
+        answer = printer.get("/api/job").json()
+        return answer.get("state") == "Printing" and (answer["progress"].get("printTimeLeft") or 0) > 0
+
+    run_until(runner, printing_with_an_estimate, timeout_s=60, pause_s=0.1)
+    waiting = hub.add_job(bbox_mm=(10, 10, 10), volume_mm3=1000, content=cube_stl())
+    runner.ledger.accept(Job.from_json(waiting), "mk4-1")  # accepted while the first one prints
+    left_before = printer.get("/api/job").json()["progress"]["printTimeLeft"]
+    report = runner.machine_reports()[0]
+    left_after = printer.get("/api/job").json()["progress"]["printTimeLeft"] or 0
+    queued = 1.0 / 12.0 * 3600  # 1 cm3 counted solid at 12 cm3/h until it is sliced: 300 s
+    assert report["state"] == "busy" and report["queue_length"] == 1
+    assert left_after + queued - 1 <= report["queue_s"] <= left_before + queued + 1
+    printer.post("/api/job", {"command": "cancel"})  # the printer is left as it was found, its G-code deleted
+    run_until(runner, lambda: hub.job(job["id"])["state"] == "failed", timeout_s=30)
+    printer.wait_idle()
+    name = octoprint_driver(runner).gcode_name(Job.from_json(job))
+    run_until(runner, lambda: printer.get(f"/api/files/local/{name}").status_code == 404, timeout_s=20)
 
 
 def test_withdrawn_job_is_cancelled_on_the_printer(printer: OctoPrintServer, hub: FakeHub,

@@ -30,12 +30,30 @@ def test_heartbeat_describes_every_machine(hub: FakeHub, write_config: Callable[
     beat = hub.heartbeats[0]
     assert beat["agent"] == AGENT_NAME and AGENT_NAME.startswith("cosmoloc-agent/")
     assert beat["machines"] == [
-        {"key": "mk4-1", "state": "idle", "queue_length": 0, "name": "Machine mk4-1", "process": "fdm",
+        {"key": "mk4-1", "state": "idle", "queue_length": 0, "queue_s": 0.0, "name": "Machine mk4-1", "process": "fdm",
          "build_volume_mm": [250.0, 210.0, 220.0], "materials": ["PLA", "PETG"]},
         {"key": "laser", "state": "idle", "queue_length": 0, "name": "Machine laser", "process": "laser_cutting",
          "build_volume_mm": [600.0, 400.0, 6.0], "materials": ["plywood"]},
     ]
     assert runner.poll_interval_s == pytest.approx(0.07)  # the hub's answer wins
+
+
+def test_heartbeat_queue_s_is_the_running_remainder_plus_the_accepted_jobs(hub: FakeHub,
+                                                                          write_config: Callable[..., Path]) -> None:
+    # at speed 1 the simulated printer takes 60 s + 4000 mm3 at 10 mm3/s = 460 s a part
+    machines = machine_toml(speed=1.0) + "\n" + machine_toml(key="bench", driver="manual")
+    job = hub.add_job(machine_key="mk4-1")
+    runner = fast_runner(write_config(machines=machines))
+    run_until(runner, lambda: runner.drivers["mk4-1"].state().status.value == "busy")
+    started = time.time()
+    waiting = hub.add_job()
+    runner.ledger.accept(Job.from_json(waiting), "mk4-1")  # accepted, not started: it waits for the printer
+    runner.heartbeat()
+    beat = {m["key"]: m for m in hub.heartbeats[-1]["machines"]}
+    assert hub.job(job["id"])["state"] in ("accepted", "in_production")
+    assert beat["mk4-1"]["queue_length"] == 1
+    assert 460 + 460 - (time.time() - started) - 5 <= beat["mk4-1"]["queue_s"] <= 460 + 460
+    assert "queue_s" not in beat["bench"]  # how long a person takes is not known, so it is not said
 
 
 def test_auto_accepts_a_fitting_job_and_makes_it(hub: FakeHub, write_config: Callable[..., Path]) -> None:
