@@ -99,8 +99,10 @@ def slice_stl(stl: Path, material: str, *, slicer: str | None = None, memory_mb:
     with tempfile.TemporaryDirectory(prefix="cosmoloc-slice-") as tmp:
         ini, out = Path(tmp) / "reference.ini", Path(tmp) / "part.gcode"
         ini.write_text(ini_text)
+        part = Path(tmp) / "part.stl"  # PrusaSlicer knows a file by its extension; stored files have none
+        part.symlink_to(Path(stl).resolve())
         args = [sys.executable, "-I", "-S", "-c", _BOUNDED, str(memory_mb * 1024 * 1024), str(cpu_s), program,
-                "--export-gcode", "--load", str(ini), "--output", str(out), str(stl)]
+                "--export-gcode", "--load", str(ini), "--output", str(out), str(part)]
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": tmp}  # no user profile is read or written
         with open(Path(tmp) / "output.txt", "wb") as said:
             child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=said, stderr=subprocess.STDOUT, env=env,

@@ -104,6 +104,8 @@ class Settings:
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # how many reverse proxies in front of the hub append to X-Forwarded-For (0: the socket peer is the client)
     trusted_proxies: int = 0
+    # PrusaSlicer for the reference slices of quotes: "auto" (found on PATH), "off", or the program to run
+    slicer: str = "auto"
     # the bounds of DEFAULT_LIMITS, with any changes from COSMOLOC_LIMITS or overrides applied
     limits: dict[str, str] = field(default_factory=dict)
 
@@ -123,6 +125,7 @@ class Settings:
             "tile_url": os.environ.get("COSMOLOC_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
             "limits": parse_limits(os.environ.get("COSMOLOC_LIMITS", "")),
             "trusted_proxies": _int("COSMOLOC_TRUSTED_PROXIES", 0),
+            "slicer": os.environ.get("COSMOLOC_SLICER", "auto"),
         }
         known = {f.name for f in fields(cls)}
         for key, value in overrides.items():

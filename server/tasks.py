@@ -39,7 +39,10 @@ def _validate_file(hub: Hub, file_id: int) -> Any:
     reason = ""
     for attempt in range(1, VALIDATION_ATTEMPTS + 1):
         try:
-            return validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            status = validate_stored_file(hub.db, hub.store, hub.limits, file_id, release_orders, hub.sandboxes)
+            if status in ("passed", "warnings"):
+                hub.tasks.enqueue("slice_file", file_id)  # its reference slices, for quotes
+            return status
         except Exception as exc:
             log.exception("validating file %s failed (attempt %d of %d)", file_id, attempt, VALIDATION_ATTEMPTS)
             reason = f"{type(exc).__name__}"
@@ -59,15 +62,24 @@ def _resume_pending(hub: Hub) -> Any:
     return len(ids)
 
 
+def _slice_file(hub: Hub, file_id: int) -> Any:
+    """Slice a validated file for quotes (server.quotes.slices); a failed slice is kept with its reason."""
+    from server.quotes.slices import slice_file
+
+    return slice_file(hub, file_id)
+
+
 TASKS: dict[str, Callable[..., Any]] = {
     "validate_file": _validate_file,
+    "slice_file": _slice_file,
     "resume_pending": _resume_pending,
 }
 
 
 def fair_key(hub: Hub, name: str, args: tuple[Any, ...]) -> str:
-    """The line a task waits in: the account owning the file for a validation, one shared line otherwise."""
-    if name == "validate_file":
+    """The line a task waits in: the account owning the file for a validation or a slice, one shared line
+    otherwise."""
+    if name in ("validate_file", "slice_file"):
         from server.designs.service import file_owner_id
 
         with hub.db.session() as session:

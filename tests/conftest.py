@@ -115,7 +115,8 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
     from server.config import Settings
 
     settings = Settings.from_env(data_dir=tmp_path / "data", database_url=database_url, eager_tasks=True, sweeper_interval_s=0,
-                                 max_upload_mb=5, secret_key="test-secret", limits=ROOMY_LIMITS)
+                                 max_upload_mb=5, secret_key="test-secret", limits=ROOMY_LIMITS,
+                                 slicer="off")  # quotes rest on the geometry formula; tests/server/test_quote_slices.py slices
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application

@@ -29,6 +29,7 @@ from server.orders.models import Order
 from server.orders.service import choose_file
 from server.quotes.models import RateCardVersion
 from server.quotes.schemas import QuoteArgs
+from server.quotes.slices import sliced_estimate
 
 REFERENCE = "sea_shenzhen"  # the reference each quote is set beside (DESIGN.md's first)
 SORT_POOL = 200  # cheapest and soonest rank at most this many of the nearest eligible labs (more if paged past)
@@ -123,9 +124,18 @@ def _part(session: Session, design_id: int, args: QuoteArgs) -> tuple[Design, De
     return design, row
 
 
-def _estimate(row: DesignFile, process: str, material: str, thickness_mm: float | None) -> estimates.Estimate:
+def _estimate(session: Session, row: DesignFile, process: str, material: str,
+              thickness_mm: float | None) -> estimates.Estimate:
+    """The slicer's figures for FDM when the file has a reference slice for the material, else the geometry
+    formula's; an FDM estimate from geometry says why no slice was used."""
     metrics = (row.report or {}).get("metrics") or {}
     try:
+        if process == "fdm":
+            sliced, why_not = sliced_estimate(session, row, material)
+            if sliced is not None:
+                return sliced
+            geometry = estimates.mesh(metrics, process, material)
+            return dataclasses.replace(geometry, assumptions={**geometry.assumptions, "slicer": why_not})
         if process in estimates.MESH_PROCESSES:
             return estimates.mesh(metrics, process, material)
         if process in estimates.CUT_PROCESSES:
@@ -147,7 +157,7 @@ def _queue_words(queued_s: float | None) -> str:
     return f"{queued_s:.0f} s of work waiting on the machine, as its agent reported (less the time since)"
 
 
-def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: DesignFile,
+def _quote(session: Session, c: matching.Candidate, lab: matching.LabFacts, order: Order, row: DesignFile,
            requirements: dict[str, Any], card: RateCardVersion | None, args: QuoteArgs, now: dt.datetime,
            cache: dict[str, estimates.Estimate], reference_km: float) -> Quote | None:
     machines = matching.usable_machines(order, requirements, lab)
@@ -157,7 +167,7 @@ def _quote(c: matching.Candidate, lab: matching.LabFacts, order: Order, row: Des
     hours = None if parsed is None or parsed.unattended else parsed.opening_hours
     for m in machines:
         if m.process not in cache:
-            cache[m.process] = _estimate(row, m.process, order.material, order.thickness_mm)
+            cache[m.process] = _estimate(session, row, m.process, order.material, order.thickness_mm)
     queued = {m.key: m.queued_s(now) for m in machines}
     lanes = [(m.key, queued[m.key] or 0.0, cache[m.process].machine_time_s * args.quantity, readyby.DEFAULT_SPREAD)
              for m in machines]
@@ -226,7 +236,7 @@ def quote_page(session: Session, licence_id: str, row: DesignFile, args: QuoteAr
     labs, cards = matching.load_labs(session, ids), cards_of(session, ids)
     cache: dict[str, estimates.Estimate] = {}  # one estimate per process: the part is the same at every lab
     ref_km = _reference_km(where.latitude, where.longitude) if chosen else 0.0
-    made = (_quote(c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
+    made = (_quote(session, c, labs[c.fablab_id], order, row, requirements, cards.get(c.fablab_id), args, now, cache, ref_km)
             for c in chosen if c.fablab_id in labs)
     found = [q for q in made if q is not None]
     if args.sort != "nearest":

@@ -76,6 +76,7 @@ def test_quote_price_equals_the_hand_calculation(world):
     # 20 mm cube: shell 2160 mm3 + 15 % of 5840 = 3036 mm3 of PLA = 3.765 g; 3.036 cm3 at 12 cm3/h = 911 s
     assert e["source"] == "geometry" and e["is_estimate"] and e["mass_g"] == pytest.approx(3.76, abs=0.01)
     assert e["machine_time_s"] == 911 and e["assumptions"]["infill"] == 0.15
+    assert e["assumptions"]["slicer"].startswith("not sliced")  # this hub slices nothing: it says so
     assert e["assumptions"]["opening_hours"].startswith("unattended")
     assert body["items"][1]["estimate"]["assumptions"]["opening_hours"].startswith("no rate card")
     p = q["price"]
