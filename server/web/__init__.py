@@ -23,7 +23,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     # importing the page modules adds their routes to the blueprint
-    from server.web import auth, dashboard, designs, errorpages, fablabs, orders, pages, site, templating  # noqa: F401
+    from server.web import auth, dashboard, designs, errorpages, fablabs, orders, pages, ratecards, site, templating  # noqa: F401
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tied to the session, not to the clock

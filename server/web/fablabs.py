@@ -80,7 +80,9 @@ def lab(lab_id: int) -> Any:
     stale = settings().node_stale_after_s
     charts = {key: availability_svg(samples, since, now, stale) for key, samples in history.items()}
     me = signed_in()
-    return render_template("fablabs/lab.html", lab=lab_json(row), charts=charts,
+    from server.web.ratecards import lab_rates
+
+    return render_template("fablabs/lab.html", lab=lab_json(row), charts=charts, rates=lab_rates(row),
                            is_operator=me is not None and row.operator_id == me.id)
 
 

@@ -301,3 +301,45 @@ def test_a_lab_without_an_agent_reports_its_machines_from_the_dashboard(app: Any
     assert kind == "warn" and "before the lab counts as offline" in words
     kind, words = reported_ago(stale + 60)
     assert kind == "warn" and words.startswith("Offline: your last report of machine states was")
+
+
+RATES_FORM = {"currency": "eur", "vat_percent": "21", "minimum": "5.00", "timezone": "Europe/Madrid",
+              "hours-mon": "09:00-13:00, 15:00-19:00", "hours-sat": "10:00-14:00", "closed": "2026-12-25",
+              "line-0-machine_key": "mk4-1", "line-0-material": "PLA", "line-0-setup": "3.00",
+              "line-0-per_gram": "0.005", "line-0-per_hour": "4.00",
+              "discount-0-min_quantity": "10", "discount-0-percent": "10"}
+
+
+def test_operator_publishes_rates_and_the_lab_page_words_them(app: Any) -> None:
+    operator, stranger = WebUser(app, "Op"), WebUser(app, "Stranger")
+    r = register_lab(operator)
+    lab_id = int(re.search(r"/dashboard/labs/(\d+)/agent.toml", r.text).group(1))
+    assert "no rates" in operator.get(f"/fablabs/{lab_id}").text.lower()
+    assert f"/dashboard/labs/{lab_id}/rates" in operator.get("/dashboard").text
+    assert stranger.submit(f"/dashboard/labs/{lab_id}/rates", RATES_FORM).status_code == 403
+    bad = operator.submit(f"/dashboard/labs/{lab_id}/rates", {**RATES_FORM, "currency": "EURO"})
+    assert bad.status_code == 422 and "currency" in alert_text(bad.text).lower()
+    assert 'value="EURO"' in bad.text  # the form comes back as it was typed
+    r = operator.submit(f"/dashboard/labs/{lab_id}/rates", RATES_FORM)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/fablabs/{lab_id}#rates")
+    card = operator.client.get(f"/api/v1/fablabs/{lab_id}/rates").get_json()  # the API's card, from the form
+    assert card["version"] == 1 and card["currency"] == "EUR" and card["minimum"] == "5.00"
+    assert card["lines"] == [{"machine_key": "mk4-1", "material": "PLA", "setup": "3.00", "minimum": "0.00",
+                              "per_gram": "0.005", "per_hour": "4.00"}]
+    assert card["opening_hours"]["week"] == {"mon": [["09:00", "13:00"], ["15:00", "19:00"]],
+                                             "sat": [["10:00", "14:00"]]}
+    page = operator.get(f"/fablabs/{lab_id}").text
+    assert "Prices in EUR; 21 % VAT added." in page
+    assert "Every order costs at least €5.00." in page
+    assert "Prusa MK4, PLA: setup €3.00, €0.005 per gram, €4.00 per hour of machine time." in page
+    assert "10 % off from 10 pieces." in page
+    assert "Open Monday 09:00–13:00, 15:00–19:00; Saturday 10:00–14:00 (Europe/Madrid time)." in page
+    assert "Closed on 2026-12-25." in page
+    german = operator.get(f"/fablabs/{lab_id}", headers={"Accept-Language": "de-DE,de;q=0.9"}).text
+    assert "3,00\xa0€" in german and "0,005\xa0€ per gram" in german  # Babel writes money the reader's way
+    edit = operator.get(f"/dashboard/labs/{lab_id}/rates").text  # the form shows the card in force
+    assert 'value="0.005"' in edit and "Version 1 is in force" in edit
+    r = operator.submit(f"/dashboard/labs/{lab_id}/rates", {**RATES_FORM, "unattended": "on", "line-0-per_gram": "0.01"})
+    assert r.status_code == 303
+    page = operator.get(f"/fablabs/{lab_id}").text
+    assert "version 2" in page and "€0.01 per gram" in page and "run unattended" in page
