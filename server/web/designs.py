@@ -98,7 +98,10 @@ def _design_context(design: Any, order_values: Any = None) -> dict[str, Any]:
 
 @bp.get("/designs/<int:design_id>")
 def design(design_id: int) -> Any:
-    return render_template("designs/detail.html", form={}, **_design_context(service.get_design(db(), design_id)))
+    from server.web.quotes import quotes_table
+
+    context = _design_context(service.get_design(db(), design_id))
+    return render_template("designs/detail.html", form={}, quotes=quotes_table(db(), design_id), **context)
 
 
 @bp.get("/designs/files/<int:file_id>/report")

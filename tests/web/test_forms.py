@@ -343,3 +343,37 @@ def test_operator_publishes_rates_and_the_lab_page_words_them(app: Any) -> None:
     assert r.status_code == 303
     page = operator.get(f"/fablabs/{lab_id}").text
     assert "version 2" in page and "€0.01 per gram" in page and "run unattended" in page
+
+
+def test_design_page_compares_quotes_in_a_table_the_citizen_sorts(app: Any) -> None:
+    designer, operator, citizen = WebUser(app, "Dee"), WebUser(app, "Op"), WebUser(app, "Cit")
+    design_url = publish(designer, [("cube.stl", cube_stl())]).headers["Location"]
+    labs = {}
+    for name, lat, lon, kind in (("Near lab", 41.3874, 2.1686, "fablab"), ("Far coop", 41.55, 2.10, "cooperative")):
+        r = register_lab(operator, name=name, latitude=str(lat), longitude=str(lon), kind=kind)
+        labs[name] = int(re.search(r"/dashboard/labs/(\d+)/agent.toml", r.text).group(1))
+        _heartbeat(app, re.search(r'value="(cln_[^"]+)"', r.text).group(1))
+    # the far lab is cheaper (1.00 EUR setup only); the near one charges the card of RATES_FORM
+    operator.submit(f"/dashboard/labs/{labs['Near lab']}/rates", RATES_FORM)
+    operator.submit(f"/dashboard/labs/{labs['Far coop']}/rates",
+                    {"currency": "EUR", "unattended": "on", "line-0-machine_key": "mk4-1", "line-0-material": "PLA",
+                     "line-0-setup": "1.00"})
+    page = citizen.get(design_url).text
+    assert 'id="quotes-form"' in page and 'id="quotes-table"' not in page  # asks where first
+
+    def table(**args: str) -> list[list[str]]:
+        r = citizen.get(design_url, query_string={"material": "PLA", "address": "Barcelona, Spain", **args})
+        assert r.status_code == 200
+        body = r.text.split('id="quotes-table"', 1)[1].split("</table>", 1)[0]
+        return [[re.sub(r"<[^>]+>", " ", cell).split()[0] if cell.strip() else "" for cell in
+                 re.findall(r"<td>(.*?)</td>", row, re.S)] for row in re.findall(r"<tr>(<td>.*?)</tr>", body, re.S)]
+
+    by_price = table()
+    assert [row[0] for row in by_price] == ["Far", "Near"]
+    # 1.00 setup, no VAT; 3.00 + 0.02 + 1.01 = 4.03 lifted to the 5.00 minimum, + 21 % VAT = 6.05
+    assert by_price[0][1] == "€1.00" and by_price[1][1] == "€6.05"
+    assert [row[0] for row in table(quote_sort="distance")] == ["Near", "Far"]
+    assert [row[0] for row in table(quote_sort="kind")] == ["Far", "Near"]  # cooperative before fablab
+    assert [row[0] for row in table(quote_sort="co2e")] == ["Near", "Far"]  # the shorter last leg
+    r = citizen.get(design_url, query_string={"material": "PLA", "address": "Nowhereville, Atlantis"})
+    assert r.status_code == 200 and 'role="alert"' in r.text.split('id="quotes"', 1)[1].split("</section>", 1)[0]
