@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,24 +101,57 @@ def api(hub_url: str, path: str, body: dict[str, Any], token: str) -> dict[str, 
         return dict(json.loads(answer.read()))
 
 
+def publish_cube(page: Any, hub_url: str, tmp_path: Path, title: str,
+                 fill_more: Callable[[], None] | None = None) -> str:
+    """Publish a 20 mm cube under CERN-OHL-S-2.0 in the browser (``fill_more`` fills the rest of the form
+    first); returns the design page's URL."""
+    stl = tmp_path / "cube.stl"
+    stl.write_bytes(cube_stl(20))
+    page.goto(f"{hub_url}/designs/new")
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Licence").select_option("CERN-OHL-S-2.0")
+    page.get_by_label("Files", exact=True).set_input_files(str(stl))
+    if fill_more is not None:
+        fill_more()
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_url(re.compile(r".*/designs/\d+$"))
+    return str(page.url)
+
+
+def register_lab(page: Any, hub_url: str, name: str, lat: float, lon: float, materials: str) -> str:
+    """Register a lab with one FDM printer (mk4-1) in the browser; returns its node token."""
+    page.goto(f"{hub_url}/fablabs/new")
+    page.get_by_label("Name of the lab").fill(name)
+    page.get_by_label("Latitude").fill(str(lat))
+    page.get_by_label("Longitude").fill(str(lon))
+    page.locator("#machine-0-key").fill("mk4-1")
+    page.locator("#machine-0-name").fill("Prusa MK4")
+    page.locator("#machine-0-process").select_option("fdm")
+    for axis, size in zip("xyz", ("250", "210", "220"), strict=True):
+        page.locator(f"#machine-0-{axis}").fill(size)
+    page.locator("#machine-0-materials").fill(materials)
+    page.get_by_role("button", name="Register the lab").click()
+    return str(page.get_by_label("Node token").input_value())
+
+
+def beat(hub_url: str, token: str) -> None:
+    api(hub_url, "/api/v1/node/heartbeat", {"agent": "browser-test/1", "machines": [{"key": "mk4-1", "state": "idle"}]},
+        token)
+
+
 def test_publish_order_make_and_receive(browser: Any, hub_url: str, tmp_path: Path) -> None:
     expect = sync_api.expect
     # a designer publishes a cube and sees its report and thumbnail appear without reloading
     designer = person(browser, hub_url)
     sign_up(designer, hub_url, "Dee")
-    stl = tmp_path / "cube.stl"
-    stl.write_bytes(cube_stl(20))
-    designer.goto(f"{hub_url}/designs/new")
-    designer.get_by_label("Title", exact=True).fill("Calibration cube")
-    designer.get_by_label("Description").fill("A 20 mm cube to check a printer's dimensions.")
-    designer.get_by_label("Licence").select_option("CERN-OHL-S-2.0")
-    expect(designer.locator("#license-summary")).to_contain_text("Anyone may make, change and sell")
-    designer.get_by_label("Tags").fill("calibration, test")
-    designer.get_by_label("Files", exact=True).set_input_files(str(stl))
-    shot(designer, "publish-form")
-    designer.get_by_role("button", name="Publish").click()
-    designer.wait_for_url(re.compile(r".*/designs/\d+$"))
-    design_url = designer.url
+
+    def described() -> None:
+        designer.get_by_label("Description").fill("A 20 mm cube to check a printer's dimensions.")
+        expect(designer.locator("#license-summary")).to_contain_text("Anyone may make, change and sell")
+        designer.get_by_label("Tags").fill("calibration, test")
+        shot(designer, "publish-form")
+
+    design_url = publish_cube(designer, hub_url, tmp_path, "Calibration cube", described)
     file_box = designer.locator(".file").first
     expect(file_box.locator(".status")).to_have_text("Passed", timeout=30_000)
     expect(file_box.locator("img")).to_be_visible()
@@ -128,22 +161,10 @@ def test_publish_order_make_and_receive(browser: Any, hub_url: str, tmp_path: Pa
     # an operator registers a lab in the browser; its agent's heartbeats come through the API
     operator = person(browser, hub_url)
     sign_up(operator, hub_url, "Olga")
-    operator.goto(f"{hub_url}/fablabs/new")
-    operator.get_by_label("Name of the lab").fill("Ateneu Fablab")
-    operator.get_by_label("Latitude").fill(str(BARCELONA[0]))
-    operator.get_by_label("Longitude").fill(str(BARCELONA[1]))
-    operator.locator("#machine-0-key").fill("mk4-1")
-    operator.locator("#machine-0-name").fill("Prusa MK4")
-    operator.locator("#machine-0-process").select_option("fdm")
-    for axis, size in zip("xyz", ("250", "210", "220"), strict=True):
-        operator.locator(f"#machine-0-{axis}").fill(size)
-    operator.locator("#machine-0-materials").fill("PLA, PETG")
-    operator.get_by_role("button", name="Register the lab").click()
-    token = operator.get_by_label("Node token").input_value()
+    token = register_lab(operator, hub_url, "Ateneu Fablab", BARCELONA[0], BARCELONA[1], "PLA, PETG")
     assert token.startswith("cln_")
     shot(operator, "lab-token")
-    api(hub_url, "/api/v1/node/heartbeat", {"agent": "browser-test/1", "machines": [{"key": "mk4-1", "state": "idle"}]},
-        token)
+    beat(hub_url, token)
 
     # a citizen sees the lab that could make it, then orders
     citizen = person(browser, hub_url)
@@ -222,3 +243,42 @@ def test_upload_error_is_shown_in_the_form(browser: Any, hub_url: str, tmp_path:
     expect(page.locator("#form-error")).to_contain_text("forbids commercial use")
     assert page.url.endswith("/designs/new")
     shot(page, "publish-error")
+
+
+def test_operator_publishes_rates_and_a_citizen_sorts_the_quotes(browser: Any, hub_url: str, tmp_path: Path) -> None:
+    expect = sync_api.expect
+    designer = person(browser, hub_url)
+    sign_up(designer, hub_url, "Rita")
+    design_url = publish_cube(designer, hub_url, tmp_path, "Quoted cube")
+    expect(designer.locator(".file").first.locator(".status")).to_have_text("Passed", timeout=30_000)
+
+    operator = person(browser, hub_url)
+    sign_up(operator, hub_url, "Rafa")
+    for name, lat, lon in (("Gracia Lab", BARCELONA[0], BARCELONA[1]), ("Sabadell Lab", 41.5463, 2.1086)):
+        beat(hub_url, register_lab(operator, hub_url, name, lat, lon, "PLA"))
+        lab_id = re.search(r"/dashboard/labs/(\d+)/", operator.content()).group(1)  # type: ignore[union-attr]
+        # the operator publishes the lab's rates in the dashboard's form: the farther lab is cheaper
+        operator.goto(f"{hub_url}/dashboard/labs/{lab_id}/rates")
+        operator.get_by_label("Currency (ISO 4217)").fill("EUR")
+        operator.get_by_label("Machine of line 1").select_option("mk4-1")
+        operator.get_by_label("Material of line 1").fill("PLA")
+        operator.get_by_label("setup of line 1").fill("9.00" if name == "Gracia Lab" else "2.00")
+        operator.get_by_label("Machines run unattended").check()
+        shot(operator, "rates-form")
+        operator.get_by_role("button", name="Publish rates").click()
+        expect(operator.locator("#rates")).to_contain_text("Prusa MK4, PLA: setup €")
+
+    citizen = person(browser, hub_url)
+    citizen.goto(design_url)
+    citizen.get_by_label("Material for quotes").fill("PLA")
+    citizen.get_by_label("Near (City, Country)").fill("Barcelona, Spain")
+    citizen.get_by_role("button", name="Show quotes").click()
+    rows = citizen.locator("#quotes-table tbody tr")  # with the other test's lab, which publishes no rates
+    expect(rows.first).to_contain_text("Sabadell Lab")  # cheapest first
+    expect(rows.first).to_contain_text("€2.00")
+    expect(rows.nth(1)).to_contain_text("Gracia Lab")
+    expect(rows.last).to_contain_text("price on request")
+    citizen.locator("#quotes-table").get_by_role("link", name="Distance").click()
+    expect(rows.last).to_contain_text("Sabadell Lab")  # nearest first: the one 18 km out comes last
+    expect(citizen.locator("#quotes-table tbody")).to_contain_text("€9.00")
+    shot(citizen, "quotes-table")
