@@ -6,6 +6,7 @@ with ezdxf's ``virtual_entities`` (transforms applied), after :mod:`.blocks` bou
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -15,8 +16,8 @@ import numpy as np
 from ezdxf import bbox
 from ezdxf.entities import DXFEntity, Insert
 from ezdxf.layouts import BaseLayout
-from ezdxf.math import OCS
-from ezdxf.path import Path, make_path
+from ezdxf.math import OCS, Bezier3P, Bezier4P
+from ezdxf.path import Command, Path, make_path
 
 from design_commons.reports import LimitExceeded
 
@@ -237,7 +238,7 @@ class Walker:
         points: list[tuple[float, float]] = []
         largest = 0.0
         px = py = None
-        for vertex in path.flattening(distance, segments=8):
+        for vertex in flattening(path, control, distance):
             x, y = vertex.x, vertex.y
             if x != px or y != py:  # drop a vertex repeating the one before
                 px, py = x, y
@@ -253,6 +254,44 @@ class Walker:
         item = _text_item(entity, kind, self.scale)
         if item is not None:
             self.shapes.texts.append(item)
+
+
+_LINE_TO, _MOVE_TO, _CURVE3_TO, _CURVE4_TO = (
+    Command.LINE_TO, Command.MOVE_TO, Command.CURVE3_TO, Command.CURVE4_TO)
+#: Least segments of each Bezier curve flattened (then halved where the chord strays past the distance).
+_SEGMENTS = 8
+
+
+def flattening(path: Path, control: list, distance: float) -> list:
+    """The vertices of ``path.flattening(distance, segments=8)``, the same to the last bit.
+
+    ``control`` is ``path.control_vertices()``. Each Bezier curve is flattened by ezdxf's own
+    (compiled) Bezier classes at once, without the path's vertex-by-vertex generator, which
+    cost as much again as the flattening itself.
+    """
+    start = control[0]
+    points = [start]
+    i = 1
+    for code in path.command_codes():
+        if code == _CURVE4_TO:
+            ctrl1, ctrl2, end = control[i:i + 3]
+            i += 3
+            curve = Bezier4P((start, ctrl1, ctrl2, end)).flattening(distance, _SEGMENTS)
+        elif code == _CURVE3_TO:
+            ctrl, end = control[i:i + 2]
+            i += 2
+            curve = Bezier3P((start, ctrl, end)).flattening(distance, _SEGMENTS)
+        elif code == _LINE_TO or code == _MOVE_TO:
+            end = control[i]
+            i += 1
+            points.append(end)
+            start = end
+            continue
+        else:
+            raise ValueError(f"unknown path command {code}")
+        points.extend(itertools.islice(curve, 1, None))  # its first vertex is the last one's end
+        start = end
+    return points
 
 
 def _is_degenerate(entity: DXFEntity, kind: str) -> bool:

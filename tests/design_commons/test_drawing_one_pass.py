@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import ezdxf
 import numpy as np
@@ -19,6 +20,7 @@ from ezdxf.enums import TextEntityAlignment
 from design_commons.drawings.canonical import MAX_PREVIEW_SEGMENTS, preview_segments
 from design_commons.drawings.contours import Contour, _cluster, contour_lengths, pack
 from design_commons.drawings.fastread import read_fast
+from design_commons.drawings.flatten import flattening
 from design_commons.drawings.inspection import validate_drawing
 from design_commons.limits import DEFAULT_LIMITS
 
@@ -250,3 +252,45 @@ def test_path_ends_cluster_as_the_rule_says() -> None:
     got = sorted(groups.values(), key=min)
     assert got == _reference_cluster(points, 0.01)
     assert len(got) < len(points)  # some ends were joined: the test can tell
+
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "drawings"
+
+
+def _curve_paths() -> list[ezdxf.path.Path]:
+    """Paths of every curve in the corpus's readable ASCII drawings, and of random ones made here."""
+    paths = []
+    for name in sorted(CORPUS.glob("*")) if CORPUS.is_dir() else []:
+        try:
+            doc = ezdxf.readfile(str(name))
+        except Exception:  # noqa: BLE001 - the broken ones are recovery's, not this test's
+            continue
+        for entity in doc.modelspace():
+            if entity.dxftype() in ("ARC", "CIRCLE", "ELLIPSE", "LWPOLYLINE", "POLYLINE", "SPLINE"):
+                try:
+                    paths.append(ezdxf.path.make_path(entity))
+                except Exception:  # noqa: BLE001, S112 - an entity ezdxf cannot make a path of
+                    continue
+    rng = np.random.default_rng(7)
+    doc = ezdxf.new()
+    msp = doc.modelspace()
+    for _ in range(300):
+        x, y, r = rng.uniform(-500, 500), rng.uniform(-500, 500), rng.uniform(0.01, 300)
+        start, end = rng.uniform(0, 360, 2)
+        paths.append(ezdxf.path.make_path(msp.add_arc((x, y), r, start, end)))
+        points = [(*rng.uniform(-50, 50, 2), 0, 0, rng.uniform(-2, 2)) for _ in range(5)]
+        paths.append(ezdxf.path.make_path(msp.add_lwpolyline(points, format="xyseb", close=True)))
+        paths.append(ezdxf.path.make_path(msp.add_spline(rng.uniform(-80, 80, (6, 2)).tolist())))
+    return paths
+
+
+def test_curves_flatten_as_ezdxf_flattens_their_paths() -> None:
+    paths = _curve_paths()
+    assert len(paths) > 900  # the corpus's curves are there too
+    for path in paths:
+        control = path.control_vertices()
+        if not control:
+            continue
+        extent = max(max(abs(v.x) for v in control), max(abs(v.y) for v in control), 1.0)
+        for distance in (0.01, extent * 1e-5):
+            assert flattening(path, control, distance) == list(path.flattening(distance, segments=8))
