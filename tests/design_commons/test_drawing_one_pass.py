@@ -17,7 +17,7 @@ import pytest
 from ezdxf.document import Drawing
 from ezdxf.enums import TextEntityAlignment
 
-from design_commons.drawings.canonical import MAX_PREVIEW_SEGMENTS, preview_segments
+from design_commons.drawings.canonical import MAX_PREVIEW_SEGMENTS, float_reprs, preview_segments
 from design_commons.drawings.contours import Contour, _cluster, contour_lengths, pack
 from design_commons.drawings.fastread import read_fast
 from design_commons.drawings.flatten import flattening
@@ -294,3 +294,18 @@ def test_curves_flatten_as_ezdxf_flattens_their_paths() -> None:
         extent = max(max(abs(v.x) for v in control), max(abs(v.y) for v in control), 1.0)
         for distance in (0.01, extent * 1e-5):
             assert flattening(path, control, distance) == list(path.flattening(distance, segments=8))
+
+
+def test_coordinates_are_written_as_repr_writes_them() -> None:
+    rng = np.random.default_rng(3)
+    scale = 10.0 ** rng.integers(0, 7, 50_000)
+    values = np.concatenate([
+        rng.uniform(-2000, 2000, 200_000),  # drawing coordinates in mm
+        np.round(rng.uniform(-2000, 2000, 50_000) * scale) / scale,  # as typed: few decimals
+        rng.uniform(-1, 1, 100_000) * 10.0 ** rng.integers(-12, 22, 100_000),  # either side of both exponent limits
+        [0.0, -0.0, 1e-4, -1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 1e15, 5e-324,
+         1.7976931348623157e308, 0.1, 1 / 3, 2.5, 100.0],
+    ])
+    written = float_reprs(values)
+    assert written == list(map(repr, values.tolist()))
+    assert "1e-05" in float_reprs(np.array([1e-5])) and float_reprs(np.zeros(0)) == []
