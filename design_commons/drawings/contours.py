@@ -275,7 +275,7 @@ class _Walker:
 
 def _joined(pieces: list[np.ndarray]) -> np.ndarray:
     """One polyline from paths that each start where the previous one ends."""
-    return np.vstack([pieces[0], *(piece[1:] for piece in pieces[1:])])
+    return np.concatenate([pieces[0], *(piece[1:] for piece in pieces[1:])])  # all (k, 2): no atleast_2d per piece
 
 
 def _cluster(points: np.ndarray, tol: float) -> np.ndarray:
