@@ -62,19 +62,33 @@ def write_canonical(
     out = io.BytesIO()
     out.write(text[:end].encode("utf-8"))
     for block in (_taken(blocks) if consume else blocks):
-        numbers = float_reprs(block.points.ravel())
-        text_block = "".join([
-            _lwpolyline(numbers[2 * start:2 * (start + size)], closed, next(handles), owner)
-            for start, size, closed in zip(block.starts.tolist(), block.sizes.tolist(), block.closed.tolist(),
-                                           strict=True)
-        ])
-        del numbers
-        out.write(text_block.encode("ascii"))
-        del text_block
+        _write_block(out, block, handles, owner)
     for circle in circles:
         out.write(_circle(circle, next(handles), owner).encode("ascii"))
     out.write(text[end:].encode("utf-8"))
     return out.getvalue()
+
+
+#: Points formatted at once: enough for orjson to pay, few enough that the text is not held twice.
+_RUN_POINTS = 2048
+
+
+def _write_block(out: io.BytesIO, block: Packed, handles: Iterator[str], owner: str) -> None:
+    """The block's contours as LWPOLYLINEs, formatted a run of contours (``_RUN_POINTS``) at a time."""
+    starts, sizes, closed = block.starts.tolist(), block.sizes.tolist(), block.closed.tolist()
+    first = 0
+    while first < len(starts):
+        last, held = first, 0
+        while last < len(starts) and held < _RUN_POINTS:
+            held += sizes[last]
+            last += 1
+        base = starts[first]  # the contours lie end to end in the block
+        numbers = float_reprs(block.points[base:starts[last - 1] + sizes[last - 1]].ravel())
+        out.write("".join([
+            _lwpolyline(numbers[2 * (start - base):2 * (start - base + size)], flag, next(handles), owner)
+            for start, size, flag in zip(starts[first:last], sizes[first:last], closed[first:last], strict=True)
+        ]).encode("ascii"))
+        first = last
 
 
 def _taken(blocks: list[Packed]) -> Iterator[Packed]:
