@@ -25,7 +25,7 @@ def cube_stl(size: float = 20.0) -> bytes:
 
 
 def slow_dxf(lines: int, salt: int = 0) -> bytes:
-    """A valid DXF of ``lines`` LINE entities: reading it takes about 1 s of CPU per 15,000 lines."""
+    """A valid DXF of ``lines`` LINE entities: 150,000 of them take seconds of CPU to validate."""
     parts = ["0\nSECTION\n2\nENTITIES\n"]
     for i in range(lines):
         x, y = i % 1000, i // 1000 + salt * 10_000
@@ -310,7 +310,7 @@ def test_the_sweep_removes_orphans_only(app: Any, make_user: Any) -> None:
 def test_a_time_out_verdict_is_not_copied_to_the_next_upload(hub_database: str | None, tmp_path: Path) -> None:
     """A drawing times out on a hub allowed 1 s; on the same hub allowed 60 s, the same bytes are checked
     again and pass, instead of inheriting the time-out."""
-    data = slow_dxf(40_000, salt=7)
+    data = slow_dxf(150_000, salt=7)
     env = {"COSMOLOC_SECRET_KEY": "hostile-test"}
     first = HubProcess(tmp_path / "data", hub_database, COSMOLOC_LIMITS="sandbox_seconds=1", **env).start()
     try:
