@@ -70,7 +70,7 @@ def _still_mine(database: Database, delivery_id: int, attempt: int, until: dt.da
                                    Delivery.attempts == attempt))
     with database.session() as session:
         done = session.execute(mine.values(next_attempt_at=until) if until else mine.values(attempts=attempt))
-        return bool(done.rowcount)
+        return bool(getattr(done, "rowcount", 0))
 
 
 def deliver_due(database: Database, notify: NotifySettings, secret_key: str, base_url: str,

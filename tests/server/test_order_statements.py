@@ -16,8 +16,9 @@ from tests.server.orderflow import Lab, order, publish
 # the token's account, the citizen's bounds (their account row locked, with the counts of their orders), the
 # design with its file, the labs in reach, their facts and machines, then one INSERT
 # each into orders, jobs and order_events (SQLite writes the two events one by one: it cannot return the ids
-# of a multi-row INSERT in order)
-MATCHED_ORDER_STATEMENTS = {"postgresql": 8, "sqlite": 9}
+# of a multi-row INSERT in order), then the notifications of the offer and the order (their recipients and one
+# INSERT ... ON CONFLICT into the outbox each)
+MATCHED_ORDER_STATEMENTS = {"postgresql": 12, "sqlite": 13}
 
 
 @contextmanager
